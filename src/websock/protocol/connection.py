@@ -52,11 +52,15 @@ class State(IntEnum):
 class Deflater(Protocol):
     """What the connection needs from ``deflate.PerMessageDeflate`` (RFC 7692)."""
 
+    def should_compress(self, size: int) -> bool:
+        """Whether an outbound message of ``size`` bytes goes out compressed."""
+
     def compress(self, data: bytes) -> bytes:
         """One message's compressed payload, without the trailing 00 00 ff ff."""
 
-    def decompress(self, data: bytes, max_size: int) -> bytes:
-        """Inflate one message; raises ProtocolError 1009 past ``max_size``, 1007 if corrupt."""
+    def decompress_fragment(self, data: bytes, final: bool, max_size: int) -> bytes:
+        """Inflate the next piece of a message; ProtocolError 1009 past ``max_size``
+        (whole message), 1007 for corrupt data."""
 
 
 class ServerConnection:
@@ -87,7 +91,6 @@ class ServerConnection:
         "_msg_text",
         "_out",
         "_remaining",
-        "_threshold",
         "_validate",
         "bytes_in",
         "bytes_out",
@@ -109,7 +112,6 @@ class ServerConnection:
         self._max_frame = options.max_frame_size
         self._max_message = options.max_message_size
         self._validate = options.validate_utf8
-        self._threshold = options.compress_threshold
         # Unparsed input; only a partial header or partial control frame stays here,
         # since data frame payloads are consumed as they arrive.
         self._buf = bytearray()
@@ -351,8 +353,9 @@ class ServerConnection:
         self._msg_op = opcode
         self._msg_compressed = compressed
         self._msg_size = 0
-        if opcode == _TEXT and self._validate and not compressed:
-            # Validate as fragments arrive, to fail fast (RFC 6455 §8.1, Autobahn 6.4.*).
+        if opcode == _TEXT and self._validate:
+            # Validate as fragments arrive, to fail fast (RFC 6455 §8.1, Autobahn 6.4.*);
+            # compressed messages are inflated as they arrive, so the same holds for them.
             decoder = self._decoder
             if decoder is None:
                 decoder = self._decoder = new_decoder()
@@ -378,6 +381,17 @@ class ServerConnection:
             chunk = bytes(view[pos : pos + take])
         self._frame_offset += take
         self._remaining -= take
+        if self._msg_compressed:
+            assert self._deflate is not None  # RSV1 is refused without it
+            chunk = self._deflate.decompress_fragment(chunk, False, self._max_message)
+            if chunk:
+                self._absorb(chunk)
+        else:
+            self._absorb(chunk)
+        return pos + take
+
+    def _absorb(self, chunk: bytes) -> None:
+        """Add a (non-empty, unmasked, inflated) piece to the message being reassembled."""
         decoder = self._msg_decoder
         if decoder is not None:
             try:
@@ -392,9 +406,14 @@ class ServerConnection:
                 self._msg_text.append(text)
         else:
             self._msg_chunks.append(chunk)
-        return pos + take
 
     def _finish_message(self) -> Text | Binary:
+        if self._msg_compressed:
+            assert self._deflate is not None
+            # RFC 7692 §7.2.2: the final frame ends the message; deflate appends 00 00 ff ff.
+            inflated = self._deflate.decompress_fragment(b"", True, self._max_message)
+            if inflated:
+                self._absorb(inflated)
         opcode = self._msg_op
         chunks = self._msg_chunks
         decoder = self._msg_decoder
@@ -415,20 +434,10 @@ class ServerConnection:
                 pieces.append(tail)
             return Text("".join(pieces))
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if self._msg_compressed:
-            assert self._deflate is not None  # RSV1 is refused without it
-            # RFC 7692 §7.2.2: inflate the whole message; the limit bounds the output.
-            data = self._deflate.decompress(data, self._max_message)
         if opcode == _BINARY:
             return Binary(data)
-        try:
-            return Text(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            if self._validate:
-                raise ProtocolError(
-                    1007, "text message is not valid UTF-8 (RFC 6455 §8.1)"
-                ) from None
-            return Text(data.decode("utf-8", "replace"))
+        # validate_utf8=False: a str is still needed; undecodable bytes become U+FFFD.
+        return Text(data.decode("utf-8", "replace"))
 
     # --- outbound -----------------------------------------------------------------------
 
@@ -460,7 +469,7 @@ class ServerConnection:
         if self.close_sent:
             self._check_open()
         deflate = self._deflate
-        if deflate is not None and len(payload) >= self._threshold:
+        if deflate is not None and deflate.should_compress(len(payload)):
             # RFC 7692 §6: compression is per message, flagged by RSV1 on its first frame.
             self._frame(0xC0 | opcode, deflate.compress(payload))
         else:
