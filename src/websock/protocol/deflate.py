@@ -13,7 +13,8 @@ Choices worth knowing (each is documented where it is implemented):
   When the client limits our window to 8 bits we still accept the offer, answer
   ``server_max_window_bits=8`` and send every message uncompressed (RSV1 clear, allowed per
   message by RFC 7692 §6); inbound messages are still inflated. ``should_compress()`` tells
-  the connection which messages to compress.
+  the connection which messages to compress; ``compress()`` called anyway emits stored
+  (uncompressed) DEFLATE blocks, which are valid under any window.
 * Inflation is bounded twice: by the caller's ``max_size`` and by
   ``max_inflate_ratio`` times the compressed size (with a small floor so short, highly repetitive
   messages stay legal). Exceeding either raises ``ProtocolError(1009)`` before the output is
@@ -330,13 +331,16 @@ class PerMessageDeflate:
 
     def compress(self, data: bytes) -> bytes:
         """Deflate one whole message: sync flush, trailing ``00 00 ff ff`` removed (§7.2.1)."""
-        if not self._can_compress:
-            raise ValueError("an 8-bit window cannot be honoured by zlib: send uncompressed")
         compressor = self._compressor
         if compressor is None:
-            compressor = zlib.compressobj(
-                self._level, zlib.DEFLATED, -self._out_bits, self._mem_level
-            )
+            if self._can_compress:
+                compressor = zlib.compressobj(
+                    self._level, zlib.DEFLATED, -self._out_bits, self._mem_level
+                )
+            else:
+                # Agreed 8-bit window: level 0 emits only stored blocks, which never refer
+                # back, so any window honours them (callers should prefer should_compress()).
+                compressor = zlib.compressobj(0, zlib.DEFLATED, -9, 1)
         out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
         if out.endswith(_TAIL):
             out = out[:-4]
