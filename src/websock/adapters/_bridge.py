@@ -1,0 +1,333 @@
+"""The one piece every framing host shares: a ``Transport`` over a host's async send API.
+
+Hosts that do their own framing (ASGI servers, aiohttp, websockets) expose coroutines to
+send a message and receive the next one. The runtime's ``Session`` wants the opposite: a
+``Transport`` whose methods never block. ``Bridge`` translates:
+
+- outbound: ``send_frames``/``send_close`` append to a bounded deque; ``flush`` wakes ONE
+  writer task per connection, which awaits the host's send for each item in order. A host
+  whose send awaits its socket buffer gives natural backpressure: while the queued bytes
+  are above ``write_high_water`` the session is told ``pause_writing()``, and
+  ``resume_writing()`` once they fall to ``write_low_water``.
+- inbound: one reader task awaits the host's receive and feeds each event to the session,
+  unless the session paused reading (flow control, or an async callback in progress).
+
+The adapter modules supply a ``HostIO`` (four small coroutines) and nothing else: all
+behaviour lives in the runtime, so every host behaves the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+from ..exceptions import ProtocolError
+from ..options import Options
+from ..protocol.events import CloseReceived, Event
+from ..results import Binary, Ping, Pong, Text
+from ..runtime.transport import OutFrame
+
+if TYPE_CHECKING:
+    from ..runtime.session import Session
+
+__all__ = ["Bridge", "HostIO", "Lost", "SessionRegistry", "run_session"]
+
+log = logging.getLogger("websock.adapters")
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The host reports the connection gone without a close frame (TCP reset, 1006)."""
+
+    exc: BaseException | None = None
+
+
+#: What ``HostIO.receive`` returns: an event for the session, or ``Lost``.
+Inbound: TypeAlias = Event | Lost
+
+
+class HostIO(Protocol):
+    """The host's side of one accepted connection, as four coroutines."""
+
+    async def receive(self) -> Inbound:
+        """The next inbound event; ``Lost`` once nothing more can arrive."""
+
+    async def send(self, frame: OutFrame) -> None:
+        """Send one message or control frame; may await the socket buffer (backpressure)."""
+
+    async def send_close(self, code: int | None, reason: str) -> None:
+        """Start the close handshake with this code (the host completes it)."""
+
+    async def abort(self) -> None:
+        """End the connection now (after our close, or when the session dropped it)."""
+
+
+@dataclass(slots=True)
+class _Close:
+    code: int | None
+    reason: str
+
+
+def _size(frame: OutFrame) -> int:
+    if isinstance(frame, Ping | Pong):
+        return len(frame.data)
+    # len(str) counts code points, not UTF-8 bytes: cheap, and exact for ASCII. The water
+    # marks are soft bounds, so an underestimate for non-ASCII text is acceptable.
+    return len(frame)
+
+
+class Bridge:
+    """A ``Transport`` (runtime/transport.py) over a ``HostIO``; see the module docstring."""
+
+    def __init__(
+        self,
+        io: HostIO,
+        options: Options,
+        *,
+        answers_pings: bool,
+        supports_control_frames: bool,
+        check_message_size: bool = False,
+    ) -> None:
+        self.answers_pings = answers_pings
+        self.supports_control_frames = supports_control_frames
+        self._io = io
+        self._options = options
+        # Hosts that cannot be told a per-connection limit (ASGI) hand us whole messages;
+        # the bridge enforces max_message_size on them (RFC 6455 §7.4.1: 1009).
+        self._check_size = check_message_size
+        self._session: Session | None = None
+        self._queue: deque[OutFrame | _Close] = deque()
+        self._buffered = 0
+        self._writing_paused = False
+        self._close_queued = False
+        self._wake = asyncio.Event()
+        self._reading = asyncio.Event()
+        self._reading.set()
+        self._closed = asyncio.Event()
+        self._peer_gone = False
+        self._injected: list[Event] = []
+        self.dropped_control_frames = 0
+
+    # -- Transport (called by the session, on the loop thread, never blocking) ---------------
+
+    def send_frames(self, frames: Sequence[OutFrame]) -> None:
+        if self._close_queued or self._peer_gone:
+            return
+        for frame in frames:
+            if isinstance(frame, Ping | Pong) and not self.supports_control_frames:
+                self.dropped_control_frames += 1
+                continue
+            self._queue.append(frame)
+            self._buffered += _size(frame)
+        if not self._writing_paused and self._buffered > self._options.write_high_water:
+            self._writing_paused = True
+            if self._session is not None:
+                self._session.pause_writing()
+
+    def send_close(self, code: int | None, reason: str) -> None:
+        if self._close_queued or self._peer_gone:
+            return
+        self._close_queued = True
+        self._queue.append(_Close(code, reason))
+
+    def flush(self) -> None:
+        if self._queue:
+            self._wake.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._wake.set()
+
+    def pause_reading(self) -> None:
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
+        if self._injected and self._session is not None:
+            events, self._injected = self._injected, []
+            self._session.feed(events)
+
+    def inject(self, event: Event) -> None:
+        """Feed an event the host reports outside its receive call (a pong answering one
+        of our pings, on hosts that only expose it as a future); deferred while paused."""
+        if self._session is None or self._peer_gone:
+            return
+        if self._reading.is_set():
+            self._session.feed([event])
+        else:
+            self._injected.append(event)
+
+    def write_buffer_size(self) -> int:
+        return self._buffered
+
+    # -- the two tasks -------------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        queue = self._queue
+        while True:
+            if not queue:
+                if self._closed.is_set():
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = queue[0]
+            try:
+                if isinstance(item, _Close):
+                    await self._io.send_close(item.code, item.reason)
+                else:
+                    await self._io.send(item)
+            except Exception as exc:  # the host's socket went away under us
+                self._host_lost(exc)
+                return
+            queue.popleft()
+            if isinstance(item, _Close):
+                queue.clear()
+                self._buffered = 0
+            else:
+                self._buffered -= _size(item)
+            if self._writing_paused and self._buffered <= self._options.write_low_water:
+                self._writing_paused = False
+                if self._session is not None:
+                    self._session.resume_writing()
+
+    async def _reader(self) -> None:
+        session = self._session
+        assert session is not None
+        limit = self._options.max_message_size
+        failed = False
+        while True:
+            if not self._reading.is_set():
+                await self._reading.wait()
+            try:
+                event = await self._io.receive()
+            except Exception as exc:
+                event = Lost(exc)
+            if isinstance(event, Lost):
+                self._host_lost(event.exc)
+                return
+            if failed and not isinstance(event, CloseReceived):
+                continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
+            if self._check_size and isinstance(event, Text | Binary) and len(event.data) > limit:
+                event = ProtocolError(1009, f"message exceeds max_message_size ({limit} bytes)")
+            if isinstance(event, CloseReceived):
+                # The host answers the peer's close itself (or reports our own close done):
+                # nothing more may be sent.
+                self._peer_gone = True
+                session.feed([event])
+                return
+            failed = isinstance(event, ProtocolError)
+            session.feed([event])
+
+    def _host_lost(self, exc: BaseException | None) -> None:
+        self._peer_gone = True
+        self._queue.clear()
+        self._buffered = 0
+        if self._session is not None and not self._closed.is_set():
+            self._session.connection_lost(exc)
+        self._closed.set()
+        self._wake.set()
+
+    async def run(self, session: Session) -> None:
+        """Drive ``session`` (already constructed over this bridge) to its end."""
+        self._session = session
+        writer = asyncio.create_task(self._writer(), name="websock-writer")
+        reader: asyncio.Task[None] | None = None
+        try:
+            session.start()
+            self.flush()
+            reader = asyncio.create_task(self._reader(), name="websock-reader")
+            closed = asyncio.create_task(self._closed.wait())
+            try:
+                await asyncio.wait(
+                    [closed, asyncio.ensure_future(session.wait_closed())],
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                closed.cancel()
+            # Let the writer put out what the session queued last (final frames, close).
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(writer), self._options.close_timeout)
+        finally:
+            for task in (reader, writer):
+                if task is not None and not task.done():
+                    task.cancel()
+            for task in (reader, writer):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+            with contextlib.suppress(Exception):
+                await self._io.abort()
+            if not session_ended(session):
+                session.connection_lost(None)
+
+
+def session_ended(session: Session) -> bool:
+    return session.handle.closed
+
+
+class SessionRegistry:
+    """The open sessions of one served app, so a host's shutdown hook can drain them."""
+
+    def __init__(self) -> None:
+        self._sessions: set[Session] = set()
+
+    def add(self, session: Session) -> None:
+        self._sessions.add(session)
+
+    def discard(self, session: Session) -> None:
+        self._sessions.discard(session)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    async def shutdown(self, code: int = 1001, *, timeout: float = 10.0) -> None:
+        """``terminate(Shutdown())`` and a close frame for every open session, then wait."""
+        sessions = list(self._sessions)
+        for session in sessions:
+            session.shutdown(code)
+        if sessions:
+            waits = [asyncio.ensure_future(s.wait_closed()) for s in sessions]
+            _, pending = await asyncio.wait(waits, timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+
+async def run_session(
+    io: HostIO,
+    handler: Any,
+    arg: Any,
+    options: Options,
+    *,
+    answers_pings: bool,
+    supports_control_frames: bool,
+    check_message_size: bool = False,
+    registry: SessionRegistry | None = None,
+    on_bridge: Callable[[Bridge], None] | None = None,
+) -> Session:
+    """Build a bridge and a session over ``io`` and run the connection to its end."""
+    from ..runtime.session import Session
+
+    bridge = Bridge(
+        io,
+        options,
+        answers_pings=answers_pings,
+        supports_control_frames=supports_control_frames,
+        check_message_size=check_message_size,
+    )
+    if on_bridge is not None:
+        on_bridge(bridge)
+    session = Session(handler, arg, options, bridge)
+    if registry is not None:
+        registry.add(session)
+    try:
+        await bridge.run(session)
+    finally:
+        if registry is not None:
+            registry.discard(session)
+    return session

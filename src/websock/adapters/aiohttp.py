@@ -1,0 +1,208 @@
+"""aiohttp host: ``upgrade(request, handler, arg, **options)`` inside an aiohttp handler,
+and ``serve_app(app)`` / ``make_handler(app)`` to serve a whole websock app.
+
+aiohttp frames the connection; upgrade options map onto ``WebSocketResponse``:
+``max_message_size`` → ``max_msg_size`` (aiohttp closes 1009 itself), ``compress`` →
+``compress``, ``subprotocol`` → ``protocols``, ``close_timeout`` → ``timeout``. The runtime
+owns keepalive and the idle timeout, so aiohttp's ``heartbeat`` stays off, and ``autoping``
+is off so that ``handle_control`` sees every ping and pong (the runtime sends the pong,
+RFC 6455 §5.5.2). aiohttp is imported when these functions run, not at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ..exceptions import ProtocolError, UpgradeError
+from ..http import Headers, Request, Response
+from ..options import Options
+from ..protocol.events import CloseReceived
+from ..results import Binary, Ping, Pong, Text
+from ..runtime.transport import OutFrame
+from ._bridge import Inbound, Lost, SessionRegistry, run_session
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = ["make_handler", "request_from_aiohttp", "serve_app", "upgrade"]
+
+log = logging.getLogger("websock.adapters.aiohttp")
+
+WebSockApp: TypeAlias = Callable[[Request], Awaitable[Any]]
+
+
+def request_from_aiohttp(request: web.BaseRequest) -> Request:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    version = request.version
+    return Request(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        headers=Headers(list(request.headers.items())),
+        client=(str(peer[0]), int(peer[1])) if peer else None,
+        http_version=f"{version.major}.{version.minor}",
+        scheme="wss" if request.secure else "ws",
+    )
+
+
+def _to_aiohttp_response(response: Response) -> web.Response:
+    from aiohttp import web
+    from multidict import CIMultiDict
+
+    return web.Response(
+        status=response.status,
+        headers=CIMultiDict(response.header_pairs()),
+        body=response.body_bytes(),
+    )
+
+
+def _error_response(exc: UpgradeError) -> Response:
+    headers = [*exc.headers, ("content-type", "text/plain; charset=utf-8")]
+    return Response(exc.status, headers, exc.message + "\n")
+
+
+class _AiohttpIO:
+    """``HostIO`` over one prepared ``WebSocketResponse``."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self._ws = ws
+        self._failed = False
+
+    async def receive(self) -> Inbound:
+        from aiohttp import WSMsgType
+
+        if self._failed:  # aiohttp already sent its close after a protocol error
+            return CloseReceived(self._ws.close_code)
+        msg = await self._ws.receive()
+        kind = msg.type
+        if kind is WSMsgType.TEXT:
+            return Text(msg.data)
+        if kind is WSMsgType.BINARY:
+            return Binary(msg.data)
+        if kind is WSMsgType.PING:
+            return Ping(msg.data)
+        if kind is WSMsgType.PONG:
+            return Pong(msg.data)
+        if kind is WSMsgType.CLOSE:  # aiohttp (autoclose) already answered the close
+            code = msg.data
+            return CloseReceived(None if code in (None, 1005) else int(code), msg.extra or "")
+        if kind is WSMsgType.CLOSING:
+            # Our own close() is reading the peer's answer; it reports the outcome.
+            return CloseReceived(self._ws.close_code)
+        if kind is WSMsgType.ERROR:
+            exc = msg.data
+            code = getattr(exc, "code", None)
+            if isinstance(code, int) and code != 1006:
+                self._failed = True
+                return ProtocolError(code, str(exc))
+            return Lost(exc if isinstance(exc, BaseException) else None)
+        return Lost(None)  # CLOSED: the TCP connection ended without a close frame
+
+    async def send(self, frame: OutFrame) -> None:
+        ws = self._ws
+        if isinstance(frame, str):
+            await ws.send_str(frame)
+        elif isinstance(frame, Ping):
+            await ws.ping(frame.data)
+        elif isinstance(frame, Pong):
+            await ws.pong(frame.data)
+        else:
+            await ws.send_bytes(bytes(frame))
+
+    async def send_close(self, code: int | None, reason: str) -> None:
+        await self._ws.close(code=1000 if code is None else code, message=reason.encode())
+
+    async def abort(self) -> None:
+        # Reached with the handshake unfinished only when the session gave up on the peer;
+        # a no-op once our close went out (aiohttp marks the response closed).
+        if not self._ws.closed:
+            await self._ws.close(code=1011)
+
+
+def _make_ws(options: Options, subprotocol: str | None) -> web.WebSocketResponse:
+    from aiohttp import web
+
+    ws = web.WebSocketResponse(
+        timeout=options.close_timeout,
+        autoclose=True,
+        autoping=False,
+        heartbeat=None,
+        protocols=(subprotocol,) if subprotocol else (),
+        compress=options.compress,
+        max_msg_size=options.max_message_size,
+        writer_limit=options.write_high_water,
+    )
+    for name, value in options.headers:
+        ws.headers.add(name, value)
+    return ws
+
+
+async def _run(
+    http_request: web.Request, value: Any, registry: SessionRegistry | None
+) -> web.WebSocketResponse:
+    options: Options = value.options
+    ws = _make_ws(options, value.subprotocol)
+    await ws.prepare(http_request)
+    await run_session(
+        _AiohttpIO(ws),
+        value.handler,
+        value.arg,
+        options,
+        answers_pings=False,
+        supports_control_frames=True,
+        registry=registry,
+    )
+    return ws
+
+
+async def upgrade(
+    request: web.Request, handler: Any, arg: Any, **options: Any
+) -> web.StreamResponse:
+    """Run ``handler`` on this request's WebSocket until it ends; return the response.
+
+    Use it as the last line of an aiohttp handler: ``return await upgrade(request, H(), arg)``.
+    An invalid handshake returns a 400/426 response instead (``UpgradeError``).
+    """
+    from ..upgrade import upgrade as websock_upgrade
+
+    try:
+        value = websock_upgrade(request_from_aiohttp(request), handler, arg, **options)
+    except UpgradeError as exc:
+        return _to_aiohttp_response(_error_response(exc))
+    return await _run(request, value, None)
+
+
+def make_handler(
+    app: WebSockApp, registry: SessionRegistry | None = None
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """An aiohttp handler serving the websock ``app`` (denials become plain responses)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            decision = await app(request_from_aiohttp(request))
+        except UpgradeError as exc:
+            decision = _error_response(exc)
+        if isinstance(decision, Response):
+            return _to_aiohttp_response(decision)
+        return await _run(request, decision, registry)
+
+    return handle
+
+
+def serve_app(app: WebSockApp) -> web.Application:
+    """An aiohttp ``Application`` routing every GET to ``app``; its shutdown drains the
+    open connections (``terminate(Shutdown())``, close 1001) before aiohttp cancels them."""
+    from aiohttp import web
+
+    registry = SessionRegistry()
+    application = web.Application()
+    application.router.add_get("/{tail:.*}", make_handler(app, registry))
+
+    async def on_shutdown(_: web.Application) -> None:
+        await registry.shutdown(1001)
+
+    application.on_shutdown.append(on_shutdown)
+    application["websock_sessions"] = registry
+    return application
