@@ -6,12 +6,18 @@ import types
 from typing import Any
 
 import pytest
+from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 from websock.exceptions import HandlerError, UpgradeError
 from websock.handler import Handler
 from websock.http import Headers, Request
 from websock.options import Options
-from websock.protocol.deflate import DeflateParams
+from websock.protocol.deflate import DeflateParams, PerMessageDeflate
 from websock.protocol.handshake import build_101
 from websock.results import Ok
 from websock.upgrade import Upgrade, upgrade
@@ -255,3 +261,66 @@ def test_upgrade_is_immutable() -> None:
     result = upgrade(request(), Echo())
     with pytest.raises(AttributeError):
         result.arg = 2  # type: ignore[misc]
+
+
+# -- against a real client: the websockets library's sans-I/O handshake -------------------------
+
+
+def parse_request(raw: bytes) -> Request:
+    head = raw.decode("latin-1").split("\r\n\r\n", 1)[0].split("\r\n")
+    method, path, version = head[0].split(" ")
+    pairs = [tuple(line.split(": ", 1)) for line in head[1:]]
+    return Request(
+        method, path, headers=Headers([(k, v) for k, v in pairs]), http_version=version[5:]
+    )
+
+
+@pytest.mark.parametrize(
+    ("factory_kwargs", "options", "expected"),
+    [
+        ({}, {}, None),
+        ({}, {"compress": True}, DeflateParams()),
+        (
+            {"server_max_window_bits": 10, "client_no_context_takeover": True},
+            {"compress": True, "client_max_window_bits": 12},
+            DeflateParams(False, True, 10, 12),
+        ),
+        (
+            {"server_no_context_takeover": True, "server_max_window_bits": 8},
+            {"compress": True},
+            DeflateParams(True, False, 8, 15),
+        ),
+    ],
+)
+def test_websockets_client_accepts_our_101(
+    factory_kwargs: dict[str, Any], options: dict[str, Any], expected: DeflateParams | None
+) -> None:
+    client = ClientProtocol(
+        parse_uri("ws://example.com/chat"),
+        subprotocols=[Subprotocol("mqtt"), Subprotocol("chat")],
+        extensions=[ClientPerMessageDeflateFactory(**factory_kwargs)],
+    )
+    client.send_request(client.connect())
+    req = parse_request(b"".join(client.data_to_send()))
+
+    result = upgrade(req, Echo(), None, subprotocol="chat", **options)
+    assert result.deflate == expected
+    client.receive_data(build_101(result))
+    assert client.handshake_exc is None
+    assert client.state is State.OPEN
+    assert client.subprotocol == "chat"
+    if expected is None:
+        assert client.extensions == []
+        return
+
+    # Both sides now agree: messages cross in both directions, several times (context).
+    (extension,) = client.extensions
+    ours = PerMessageDeflate(expected, result.options)
+    message = b'{"event": "update", "payload": [1, 2, 3]}' * 50
+    for _ in range(3):
+        frame = ours.compress(message)
+        decoded = extension.decode(Frame(Opcode.TEXT, frame, rsv1=True))
+        assert decoded.data == message
+        encoded = extension.encode(Frame(Opcode.TEXT, message))
+        assert encoded.rsv1
+        assert ours.decompress(bytes(encoded.data), 1 << 20) == message
