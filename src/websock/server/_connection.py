@@ -1,0 +1,394 @@
+"""One client connection of the built-in server: HTTP/1.1 until upgraded, then WebSocket.
+
+The protocol object is also the runtime's ``Transport`` (runtime/transport.py), so the hot
+path is plain method calls with no task, future or queue per message:
+
+    buffer_updated ─► ServerConnection.receive_data ─► Session.feed ─► handler
+                   ◄─ transport.write (one per read batch) ◄─ flush ◄─ send_frames
+
+Reads land in the server's one preallocated buffer (``get_buffer``): the event loop calls
+``buffer_updated`` right after filling it, and the frame parser copies what it keeps, so
+read memory does not grow with the number of connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from ..exceptions import UpgradeError
+from ..http import Headers, Request, Response
+from ..protocol.connection import ServerConnection
+from ..protocol.deflate import PerMessageDeflate
+from ..protocol.handshake import build_101, build_error, build_response
+from ..runtime.session import Session
+from ..upgrade import Upgrade
+from ._http11 import HttpError, ParsedHead, RequestReader
+
+if TYPE_CHECKING:
+    from ..runtime.transport import OutFrame
+    from ._state import ServerState
+
+__all__ = ["HttpConnection"]
+
+logger = logging.getLogger("websock.server")
+
+# Connection phases.
+_HEAD: Final = 0  # waiting for (the rest of) a request head
+_BODY: Final = 1  # discarding a request body
+_APP: Final = 2  # the app is deciding; reading paused
+_WEBSOCKET: Final = 3  # upgraded: bytes go to the frame parser
+_CLOSED: Final = 4
+
+
+def _plain(status: int, text: str) -> bytes:
+    """A short text/plain answer after which we close the connection."""
+    headers = [("Content-Type", "text/plain; charset=utf-8")]
+    return build_response(Response(status, headers, text + "\n"), keep_alive=False)
+
+
+def _asks_close(response: Response) -> bool:
+    return any(
+        name.lower() == "connection" and "close" in value.lower()
+        for name, value in response.header_pairs()
+    )
+
+
+class HttpConnection(asyncio.BufferedProtocol):
+    # runtime.Transport: the runtime answers pings itself and may send control frames.
+    answers_pings = False
+    supports_control_frames = True
+
+    __slots__ = (
+        "_body_left",
+        "_client",
+        "_close_after",
+        "_conn",
+        "_head",
+        "_idle",
+        "_phase",
+        "_reader",
+        "_reading",
+        "_session",
+        "_state",
+        "_task",
+        "_timer",
+        "_transport",
+    )
+
+    def __init__(self, state: ServerState) -> None:
+        self._state = state
+        self._transport: asyncio.Transport | None = None
+        self._reader = RequestReader(state.limits, state.parse_head)
+        self._phase = _HEAD
+        self._head: ParsedHead | None = None
+        self._body_left = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle = True  # no byte of the next request yet
+        self._reading = True
+        self._close_after = False  # answer the request in flight, then close
+        self._task: asyncio.Task[None] | None = None
+        self._client: tuple[str, int] | None = None
+        self._conn: ServerConnection | None = None
+        self._session: Session | None = None
+
+    # --- asyncio protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._client = (str(peer[0]), int(peer[1]))
+        self._state.connections.add(self)
+        self._arm(self._state.limits.handshake_timeout)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._state.read_view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self._state.read_view[:nbytes]
+        conn = self._conn
+        if conn is not None:
+            events = conn.receive_data(data)
+            if events:
+                assert self._session is not None
+                self._session.feed(events)
+            return
+        self._receive_http(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._phase = _CLOSED
+        self._cancel_timer()
+        self._state.forget(self)
+        if self._session is not None:
+            self._session.connection_lost(exc)
+        elif self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def pause_writing(self) -> None:
+        # asyncio's flow control: the write buffer crossed write_high_water.
+        if self._session is not None:
+            self._session.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._session is not None:
+            self._session.resume_writing()
+
+    # --- runtime.Transport ---------------------------------------------------------------------
+
+    def send_frames(self, frames: Sequence[OutFrame]) -> None:
+        assert self._conn is not None
+        self._conn.send_frames(frames)
+
+    def send_close(self, code: int | None, reason: str) -> None:
+        assert self._conn is not None
+        self._conn.send_close(code, reason)
+
+    def flush(self) -> None:
+        assert self._conn is not None and self._transport is not None
+        data = self._conn.data_to_send()
+        if data and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def pause_reading(self) -> None:
+        if self._reading and self._transport is not None and not self._transport.is_closing():
+            self._reading = False
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self._reading and self._transport is not None and not self._transport.is_closing():
+            self._reading = True
+            self._transport.resume_reading()
+
+    def write_buffer_size(self) -> int:
+        return 0 if self._transport is None else self._transport.get_write_buffer_size()
+
+    # --- server → connection -------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session | None:
+        return self._session
+
+    def shutdown(self, code: int, reason: str) -> None:
+        """The server is stopping: close the WebSocket handshake-first, idle HTTP at once,
+        and a request in flight after its response."""
+        if self._session is not None:
+            self._session.shutdown(code, reason)
+        elif self._phase == _HEAD and self._idle:
+            self.close()
+        else:
+            self._close_after = True
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    def _arm(self, delay: float) -> None:
+        self._cancel_timer()
+        self._timer = self._state.loop.call_later(delay, self._on_timeout)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timeout(self) -> None:
+        self._timer = None
+        if self._phase in (_HEAD, _BODY) and not (self._idle and self._phase == _HEAD):
+            # Slowloris: the request did not complete in time, however busy the client was.
+            self._log_rejected(408, "request not complete within the handshake timeout")
+            self._write_and_close(_plain(408, "request timeout"))
+        elif self._phase == _HEAD:
+            self.close()  # an idle keep-alive connection
+
+    def _receive_http(self, data: memoryview) -> None:
+        if self._idle:
+            self._idle = False
+            self._arm(self._state.limits.handshake_timeout)
+        if self._phase == _BODY and self._body_left:
+            take = min(len(data), self._body_left)
+            self._body_left -= take
+            data = data[take:]
+        if data:
+            self._reader.feed(data)
+        if len(self._reader.buffer) > self._state.limits.max_head_size + 65536:
+            # Pipelined input is only buffered while a request is in flight; bound it.
+            self.pause_reading()
+        self._advance()
+
+    def _advance(self) -> None:
+        """Act on buffered input: parse heads, skip bodies, dispatch complete requests."""
+        try:
+            while self._phase in (_HEAD, _BODY):
+                if self._phase == _HEAD:
+                    head = self._reader.read_head()
+                    if head is None:
+                        return
+                    self._head = head
+                    self._body_left = head.content_length
+                    self._phase = _BODY
+                if self._body_left:
+                    buffered = self._reader.buffer
+                    take = min(len(buffered), self._body_left)
+                    del buffered[:take]
+                    self._body_left -= take
+                    if self._body_left:
+                        return
+                self._dispatch()
+        except HttpError as exc:
+            self._reject(exc)
+
+    def _reject(self, exc: HttpError) -> None:
+        # The framing is unreliable after a malformed request: answer and close.
+        self._log_rejected(exc.status, exc.reason)
+        self._write_and_close(_plain(exc.status, exc.reason))
+
+    def _dispatch(self) -> None:
+        head = self._head
+        assert head is not None
+        self._phase = _APP
+        self._cancel_timer()
+        self.pause_reading()
+        request = Request(
+            method=head.method,
+            path=head.path,
+            query_string=head.query_string,
+            headers=Headers(head.headers),
+            client=self._client,
+            http_version=head.version,
+            scheme=self._state.ws_scheme,
+        )
+        self._task = self._state.loop.create_task(self._run_app(request, head))
+
+    async def _run_app(self, request: Request, head: ParsedHead) -> None:
+        try:
+            result: Any = await self._state.app(request)
+        except UpgradeError as exc:
+            self._log_rejected(exc.status, exc.message, request)
+            keep_alive = self._may_keep_alive(head)
+            self._respond(build_error(exc, keep_alive=keep_alive), keep_alive)
+            return
+        except Exception:
+            logger.exception(
+                "app %s raised handling %s %s from %s; answered 500",
+                self._state.app_name,
+                request.method,
+                request.path,
+                _peer(self._client),
+            )
+            self._write_and_close(_plain(500, "internal server error"))
+            return
+        if self._phase == _CLOSED:
+            return
+        if isinstance(result, Upgrade):
+            self._upgrade(result, request)
+            return
+        if isinstance(result, Response) and result.status >= 200:
+            keep_alive = self._may_keep_alive(head) and not _asks_close(result)
+            try:
+                data = build_response(result, keep_alive=keep_alive)
+            except ValueError as exc:
+                logger.error(
+                    "app %s returned an invalid response for %s %s: %s",
+                    self._state.app_name,
+                    request.method,
+                    request.path,
+                    exc,
+                )
+            else:
+                if head.wants_upgrade and result.status >= 400:
+                    self._log_rejected(result.status, "denied by the app", request)
+                self._respond(data, keep_alive)
+                return
+        else:
+            logger.error(
+                "app %s returned %r for %s %s; expected websock.upgrade(...) or a "
+                "Response with a final status (>= 200)",
+                self._state.app_name,
+                result,
+                request.method,
+                request.path,
+            )
+        self._write_and_close(_plain(500, "internal server error"))
+
+    def _may_keep_alive(self, head: ParsedHead) -> bool:
+        return head.keep_alive and not self._close_after and not self._state.closing
+
+    def _respond(self, data: bytes, keep_alive: bool) -> None:
+        if not keep_alive:
+            self._write_and_close(data)
+            return
+        assert self._transport is not None
+        self._transport.write(data)
+        # Keep-alive: wait for the next request, which may already be buffered.
+        self._phase = _HEAD
+        self._head = None
+        self._task = None
+        self._idle = not self._reader.buffer
+        self._arm(
+            self._state.limits.keepalive_timeout
+            if self._idle
+            else self._state.limits.handshake_timeout
+        )
+        self.resume_reading()
+        self._advance()
+
+    def _write_and_close(self, data: bytes) -> None:
+        self._cancel_timer()
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+            self._transport.close()
+        self._phase = _CLOSED
+
+    def _log_rejected(self, status: int, reason: str, request: Request | None = None) -> None:
+        where = f"{request.method} {request.path} " if request is not None else ""
+        logger.info("rejected %sfrom %s: %d %s", where, _peer(self._client), status, reason)
+
+    # --- upgrade -------------------------------------------------------------------------------
+
+    def _upgrade(self, upgrade: Upgrade, request: Request) -> None:
+        transport = self._transport
+        assert transport is not None
+        if self._state.closing or self._close_after:
+            self._log_rejected(503, "server shutting down", request)
+            self._write_and_close(_plain(503, "server shutting down"))
+            return
+        options = upgrade.options
+        deflate = None if upgrade.deflate is None else PerMessageDeflate(upgrade.deflate, options)
+        self._conn = conn = ServerConnection(options, deflate)
+        transport.write(build_101(upgrade))
+        # asyncio calls pause_writing()/resume_writing() at these marks (runtime flow control).
+        transport.set_write_buffer_limits(
+            high=options.write_high_water, low=options.write_low_water
+        )
+        self._phase = _WEBSOCKET
+        self._task = None
+        self._session = session = Session(upgrade.handler, upgrade.arg, options, self)
+        self.resume_reading()
+        session.start()
+        # Frames a client sent right behind its handshake were buffered with it.
+        early = bytes(self._reader.buffer)
+        self._reader.buffer.clear()
+        if early and self._phase == _WEBSOCKET:
+            events = conn.receive_data(early)
+            if events:
+                session.feed(events)
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    if client is None:
+        return "unknown"
+    host, port = client
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

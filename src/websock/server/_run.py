@@ -1,0 +1,70 @@
+"""Run one server in this process until SIGTERM/SIGINT, then shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ._server import serve
+from ._state import App
+
+__all__ = ["new_event_loop_factory", "run"]
+
+logger = logging.getLogger("websock.server")
+
+
+def new_event_loop_factory(use_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop's loop when installed and wanted, else the stdlib's."""
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+            return factory
+    return asyncio.new_event_loop
+
+
+def run(app: App, *, use_uvloop: bool = True, banner: str | None = None, **options: Any) -> int:
+    """Serve ``app`` (``serve()`` keywords in ``options``) until a signal; exit status 0.
+
+    The first SIGTERM/SIGINT starts the graceful shutdown (close code, deadline); a second
+    one drops every connection at once.
+    """
+    with asyncio.Runner(loop_factory=new_event_loop_factory(use_uvloop)) as runner:
+        runner.run(_serve(app, banner, options))
+    return 0
+
+
+async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
+    server = serve(app, **options)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    signals = 0
+    stopping: list[asyncio.Task[None]] = []  # keeps the shutdown task referenced
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        name = signal.Signals(signum).name
+        if signals == 1:
+            logger.info("%s received: shutting down gracefully", name)
+            stopping.append(loop.create_task(server.shutdown()))
+        else:
+            logger.warning("%s received again: dropping every connection now", name)
+            server.abort_all()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    if banner:
+        print(banner.format(url=server.url, http_url=server.http_url), file=sys.stdout, flush=True)
+    try:
+        await server.serve_forever()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,250 @@
+"""``websock.serve()``: the built-in asyncio server hosting a websock app natively."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl as _ssl
+from collections.abc import Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..results import check_close
+from ._connection import HttpConnection
+from ._limits import HttpLimits
+from ._state import App, ServerState, choose_head_parser
+from ._tls import server_context
+
+if TYPE_CHECKING:
+    from ..runtime.session import Session
+
+__all__ = ["Server", "serve"]
+
+logger = logging.getLogger("websock.server")
+
+
+def serve(
+    app: App,
+    host: str | None = "127.0.0.1",
+    port: int = 8000,
+    *,
+    ssl: _ssl.SSLContext | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    shutdown_code: int = 1001,
+    shutdown_reason: str = "server shutting down",
+    shutdown_timeout: float = 10.0,
+    limits: HttpLimits | None = None,
+    http_parser: str = "auto",
+    reuse_port: bool = False,
+    backlog: int = 2048,
+    sock: socket.socket | None = None,
+) -> Server:
+    """A server for ``app`` (an async callable ``app(request) -> Upgrade | Response``).
+
+    Use it as ``async with serve(app, port=0) as server:`` (port 0 picks a free port, see
+    ``server.port`` / ``server.url``), or ``server = await serve(...)`` then
+    ``await server.serve_forever()``. ``shutdown()`` stops accepting, closes every WebSocket
+    with ``shutdown_code`` after ``terminate(Shutdown())``, waits up to ``shutdown_timeout``
+    seconds for the close handshakes and then drops what is left.
+    TLS (wss): pass an ``ssl.SSLContext``, or ``certfile`` (and ``keyfile``).
+    """
+    return Server(
+        app,
+        host,
+        port,
+        ssl=ssl,
+        certfile=certfile,
+        keyfile=keyfile,
+        shutdown_code=shutdown_code,
+        shutdown_reason=shutdown_reason,
+        shutdown_timeout=shutdown_timeout,
+        limits=limits,
+        http_parser=http_parser,
+        reuse_port=reuse_port,
+        backlog=backlog,
+        sock=sock,
+    )
+
+
+class Server:
+    """A running (or ready to run) built-in server; see ``serve()``."""
+
+    def __init__(
+        self,
+        app: App,
+        host: str | None = "127.0.0.1",
+        port: int = 8000,
+        *,
+        ssl: _ssl.SSLContext | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        shutdown_code: int = 1001,
+        shutdown_reason: str = "server shutting down",
+        shutdown_timeout: float = 10.0,
+        limits: HttpLimits | None = None,
+        http_parser: str = "auto",
+        reuse_port: bool = False,
+        backlog: int = 2048,
+        sock: socket.socket | None = None,
+    ) -> None:
+        check_close(shutdown_code, shutdown_reason)
+        if not shutdown_timeout > 0:
+            raise ValueError("shutdown_timeout must be positive")
+        if ssl is not None and certfile is not None:
+            raise ValueError("pass either ssl= or certfile=/keyfile=, not both")
+        self.app = app
+        self._host = host
+        self._port = port
+        self._ssl = server_context(certfile, keyfile) if certfile is not None else ssl
+        self.shutdown_code = shutdown_code
+        self.shutdown_reason = shutdown_reason
+        self.shutdown_timeout = shutdown_timeout
+        self.limits = limits or HttpLimits()
+        self._parse_head = choose_head_parser(http_parser)
+        self._reuse_port = reuse_port
+        self._backlog = backlog
+        self._sock = sock
+        self._server: asyncio.Server | None = None
+        self._state: ServerState | None = None
+        self._stopping: asyncio.Task[None] | None = None
+        self._stopped: asyncio.Event | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> Server:
+        """Bind and start accepting; idempotent."""
+        if self._server is not None:
+            return self
+        loop = asyncio.get_running_loop()
+        state = ServerState(
+            self.app, self.limits, self._parse_head, loop, tls=self._ssl is not None
+        )
+        self._state = state
+        self._stopped = asyncio.Event()
+        kwargs: dict[str, Any] = {"ssl": self._ssl, "backlog": self._backlog}
+        if self._sock is not None:
+            kwargs["sock"] = self._sock
+        else:
+            kwargs.update(host=self._host, port=self._port, reuse_port=self._reuse_port or None)
+        self._server = await loop.create_server(lambda: HttpConnection(state), **kwargs)
+        logger.info("websock serving %s on %s", state.app_name, self.url)
+        return self
+
+    def __await__(self) -> Generator[Any, None, Server]:
+        return self.start().__await__()
+
+    async def __aenter__(self) -> Server:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def serve_forever(self) -> None:
+        """Serve until ``shutdown()`` completes (cancelling this shuts down first)."""
+        await self.start()
+        assert self._stopped is not None
+        try:
+            await self._stopped.wait()
+        except asyncio.CancelledError:
+            await asyncio.shield(self.shutdown())
+            raise
+
+    async def shutdown(self, code: int | None = None, timeout: float | None = None) -> None:
+        """Graceful shutdown; concurrent and repeated calls wait for the same one."""
+        if self._server is None:
+            return
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(
+                self._shutdown(
+                    self.shutdown_code if code is None else code,
+                    self.shutdown_timeout if timeout is None else timeout,
+                )
+            )
+        await asyncio.shield(self._stopping)
+
+    async def _shutdown(self, code: int, timeout: float) -> None:
+        assert self._server is not None and self._state is not None and self._stopped is not None
+        state = self._state
+        state.closing = True
+        self._server.close()  # stop accepting (existing connections are ours to end)
+        connections = list(state.connections)
+        if connections:
+            logger.info("shutting down: closing %d connection(s) with %d", len(connections), code)
+        sessions: list[Session] = []
+        for connection in connections:
+            connection.shutdown(code, self.shutdown_reason)
+            if connection.session is not None:
+                sessions.append(connection.session)
+        try:
+            async with asyncio.timeout(timeout):
+                await state.wait_drained()
+                await asyncio.gather(*(s.wait_closed() for s in sessions))
+        except TimeoutError:
+            left = len(state.connections)
+            logger.warning(
+                "shutdown: %d connection(s) still open after %ss; dropping them", left, timeout
+            )
+            for connection in list(state.connections):
+                connection.abort()
+            # abort() reports connection_lost on the next loop iteration; terminate may be
+            # async, so give the sessions a bounded moment to finish.
+            try:
+                async with asyncio.timeout(max(1.0, timeout)):
+                    await state.wait_drained()
+                    await asyncio.gather(*(s.wait_closed() for s in sessions))
+            except TimeoutError:
+                logger.error("shutdown: sessions did not finish after the transport was dropped")
+        await self._server.wait_closed()
+        logger.info("websock server stopped")
+        self._stopped.set()
+
+    def abort_all(self) -> None:
+        """Drop every connection now, without close handshakes (a second SIGINT)."""
+        if self._state is not None:
+            for connection in list(self._state.connections):
+                connection.abort()
+
+    # --- addresses -----------------------------------------------------------------------------
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        if self._server is None:
+            return ()
+        return tuple(self._server.sockets)
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when created with port 0)."""
+        for sock in self.sockets:
+            return int(sock.getsockname()[1])
+        return self._port
+
+    @property
+    def host(self) -> str:
+        for sock in self.sockets:
+            return str(sock.getsockname()[0])
+        return self._host or "0.0.0.0"
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port`` (``wss://`` with TLS)."""
+        host = self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'wss' if self._ssl is not None else 'ws'}://{host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """The same address as ``http://`` / ``https://``, for pages the app serves."""
+        return "http" + self.url[2:]
+
+    @property
+    def connection_count(self) -> int:
+        return 0 if self._state is None else len(self._state.connections)
