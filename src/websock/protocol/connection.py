@@ -39,6 +39,13 @@ _BINARY: Final = 0x2
 _CLOSE: Final = 0x8
 _PING: Final = 0x9
 _PONG: Final = 0xA
+_BAD_UTF8: Final = "text message is not valid UTF-8 (RFC 6455 §8.1)"
+
+from_bytes = int.from_bytes
+# Masking a small payload as integers (RFC 6455 §5.3): key * _REPEAT[n] copies the 4-byte
+# key every 32 bits, over at least n bytes; & _LOW[n] keeps exactly n bytes.
+_REPEAT: Final = tuple(sum(1 << (32 * i) for i in range((n + 3) // 4)) for n in range(126))
+_LOW: Final = tuple((1 << (8 * n)) - 1 for n in range(126))
 
 
 class State(IntEnum):
@@ -198,7 +205,41 @@ class ServerConnection:
         pos = 0
         end = len(view)
         expect_mask = self._expect_mask
+        # Small frames (payload < 126) can skip the size checks when the limits allow them.
+        small_ok = expect_mask and self._max_frame >= 131 and self._max_message >= 125
+        append = events.append
         while True:
+            if small_ok and not self._in_frame and not self._msg_op:
+                # Fast path: whole small masked text/binary messages from a client,
+                # back to back; anything else falls through to the general parser.
+                while end - pos >= 6:
+                    b0 = view[pos]
+                    b1 = view[pos + 1]
+                    if not ((b0 == 0x81 or b0 == 0x82) and 0x80 <= b1 < 0xFE):
+                        break
+                    length = b1 - 0x80
+                    start = pos + 6
+                    stop = start + length
+                    if stop > end:
+                        break
+                    if length:
+                        key = from_bytes(view[pos + 2 : start], "little")
+                        payload = (
+                            from_bytes(view[start:stop], "little")
+                            ^ (key * _REPEAT[length] & _LOW[length])
+                        ).to_bytes(length, "little")
+                    else:
+                        payload = b""
+                    pos = stop
+                    if b0 == 0x82:
+                        append(Binary(payload))
+                        continue
+                    try:
+                        append(Text(payload.decode("utf-8")))
+                    except UnicodeDecodeError:
+                        if self._validate:
+                            raise ProtocolError(1007, _BAD_UTF8) from None
+                        append(Text(payload.decode("utf-8", "replace")))
             if self._in_frame:
                 pos = self._consume_payload(view, pos, end)
                 if self._remaining:
@@ -309,11 +350,7 @@ class ServerConnection:
                 if not length:
                     payload = b""
                 elif expect_mask:
-                    key = view[start - 4 : start]
-                    payload = (
-                        int.from_bytes(view[start:pos], "little")
-                        ^ int.from_bytes(key * (length >> 2) + key[: length & 3], "little")
-                    ).to_bytes(length, "little")
+                    payload = apply_mask(view[start:pos], bytes(view[start - 4 : start]))
                 else:
                     payload = bytes(view[start:pos])
                 if opcode == _TEXT:
@@ -321,9 +358,7 @@ class ServerConnection:
                         events.append(Text(payload.decode("utf-8")))
                     except UnicodeDecodeError:
                         if self._validate:
-                            raise ProtocolError(
-                                1007, "text message is not valid UTF-8 (RFC 6455 §8.1)"
-                            ) from None
+                            raise ProtocolError(1007, _BAD_UTF8) from None
                         events.append(Text(payload.decode("utf-8", "replace")))
                 else:
                     events.append(Binary(payload))
@@ -397,11 +432,9 @@ class ServerConnection:
             try:
                 text = decoder.decode(chunk, False)
             except UnicodeDecodeError:
-                raise ProtocolError(
-                    1007, "text message is not valid UTF-8 (RFC 6455 §8.1)"
-                ) from None
+                raise ProtocolError(1007, _BAD_UTF8) from None
             if chunk[-1] >= 0x80 and not check_pending(decoder):
-                raise ProtocolError(1007, "text message is not valid UTF-8 (RFC 6455 §8.1)")
+                raise ProtocolError(1007, _BAD_UTF8)
             if text:
                 self._msg_text.append(text)
         else:
