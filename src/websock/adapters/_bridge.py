@@ -242,14 +242,13 @@ class Bridge:
             session.start()
             self.flush()
             reader = asyncio.create_task(self._reader(), name="websock-reader")
-            closed = asyncio.create_task(self._closed.wait())
+            closed = asyncio.ensure_future(self._closed.wait())
+            ended = asyncio.ensure_future(session.wait_closed())
             try:
-                await asyncio.wait(
-                    [closed, asyncio.ensure_future(session.wait_closed())],
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                await asyncio.wait([closed, ended], return_when=asyncio.FIRST_COMPLETED)
             finally:
                 closed.cancel()
+                ended.cancel()
             # Let the writer put out what the session queued last (final frames, close).
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(writer), self._options.close_timeout)
@@ -263,12 +262,7 @@ class Bridge:
                         await task
             with contextlib.suppress(Exception):
                 await self._io.abort()
-            if not session_ended(session):
-                session.connection_lost(None)
-
-
-def session_ended(session: Session) -> bool:
-    return session.handle.closed
+            session.connection_lost(None)  # a no-op once the session has ended
 
 
 class SessionRegistry:

@@ -182,7 +182,9 @@ class Server:
     websockets close what is left and stop listening.
     """
 
-    def __init__(self, app: WebSockApp, host: str | None, port: int, **kwargs: Any) -> None:
+    def __init__(
+        self, app: WebSockApp, host: str | None, port: int | None, **kwargs: Any
+    ) -> None:
         self.app = app
         self.sessions = SessionRegistry()
         self._decisions: dict[ServerConnection, Any] = {}
@@ -258,7 +260,9 @@ class Server:
         await self.close()
 
 
-def serve(app: WebSockApp, host: str | None = "127.0.0.1", port: int = 0, **kwargs: Any) -> Server:
+def serve(
+    app: WebSockApp, host: str | None = "127.0.0.1", port: int | None = 0, **kwargs: Any
+) -> Server:
     """Serve ``app`` on the websockets library: ``async with serve(app, port=0) as server``.
 
     ``kwargs`` go to ``websockets.asyncio.server.serve`` (e.g. ``compression=None`` to never

@@ -1,0 +1,72 @@
+"""Each host's declared capabilities: what the contract suite expects where hosts differ.
+
+A feature a host cannot offer is declared here, and the suite asserts that the host
+behaves exactly as declared (a gap is a tested outcome, never a skip). ``docs/hosts.md``
+is generated from what the suite observed (``--websock-capability-table``).
+
+Features:
+
+``denial``           "full": a denial Response reaches the client with its status, headers
+                     and body; "403": the host only has the ASGI close-before-accept
+                     fallback (no websocket.http.response extension).
+``client_ping``      the client's pings reach ``handle_control``.
+``server_ping``      a pushed ``Ping`` reaches the client and its pong reaches
+                     ``handle_control`` (so the runtime's keepalive works).
+``compression``      "per-connection": ``compress=True`` negotiates permessage-deflate and
+                     ``compress=False`` does not; "server-wide": the host negotiates it on
+                     its own settings whatever the option; "none": never.
+``close_reason``     the text of ``Stop(message=...)`` reaches the client's close frame.
+``remote_reason``    ``terminate`` gets the client's close text in ``Remote.message``.
+``shutdown``         on a graceful server stop: the close code the client sees and the
+                     terminate reason's kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CAPABILITIES", "FEATURES"]
+
+FEATURES = (
+    "denial",
+    "client_ping",
+    "server_ping",
+    "compression",
+    "close_reason",
+    "remote_reason",
+    "shutdown",
+)
+
+_FULL: dict[str, Any] = {
+    "denial": "full",
+    "client_ping": True,
+    "server_ping": True,
+    "compression": "per-connection",
+    "close_reason": True,
+    "remote_reason": True,
+    "shutdown": "1001 Shutdown",
+}
+
+# ASGI has no ping/pong events, and the server owns compression and shutdown.
+_ASGI: dict[str, Any] = {
+    **_FULL,
+    "client_ping": False,
+    "server_ping": False,
+    "compression": "server-wide",
+}
+
+_UVICORN: dict[str, Any] = {**_ASGI, "shutdown": "1012 Remote"}
+
+CAPABILITIES: dict[str, dict[str, Any]] = {
+    "builtin": dict(_FULL),
+    "uvicorn-websockets-sansio": dict(_UVICORN),
+    "uvicorn-websockets": dict(_UVICORN),
+    "uvicorn-wsproto": dict(_UVICORN),
+    "hypercorn": dict(_ASGI),
+    "daphne": {**_ASGI, "denial": "403", "compression": "none"},
+    "granian": {**_ASGI, "compression": "none"},
+    "starlette": dict(_UVICORN),
+    "fastapi": dict(_UVICORN),
+    "aiohttp": dict(_FULL),
+    "websockets": {**_FULL, "client_ping": False},
+}

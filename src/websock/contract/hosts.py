@@ -1,0 +1,381 @@
+"""Server factories: every host the contract suite runs on, serving the contract app.
+
+A host is a ``HostSpec``: a name, a ``start()`` returning a context manager that yields a
+``Running`` server (its ``url``, and ``stop()`` for a graceful shutdown), and the host's
+declared ``capabilities`` (see ``capabilities.py``). Servers listen on a socket bound
+here before they start (port 0, so no port races); a connection made before the server
+runs simply waits in the listen backlog, so no readiness polling is needed, except for
+granian, which cannot adopt a socket (it is started on a free port and its log line
+"Listening at" is awaited).
+
+In-process hosts run in a thread with their own event loop, so the test's loop is only
+the client's; daphne (Twisted) and granian (Rust) run as subprocesses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .capabilities import CAPABILITIES
+
+__all__ = ["HOSTS", "HostSpec", "Running", "bound_socket"]
+
+#: How long a host may take to start or stop before the suite gives up on it.
+START_TIMEOUT = 30.0
+
+
+def bound_socket() -> socket.socket:
+    """A listening loopback TCP socket on a free port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Running:
+    """A started host: ``url`` is ``ws://127.0.0.1:PORT``; ``stop()`` shuts it down
+    gracefully and returns once it has stopped."""
+
+    url: str
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+ServeMain = Callable[[socket.socket, asyncio.Event], Awaitable[None]]
+
+
+class ThreadHost(Running):
+    """Runs ``main(sock, stop_event)`` in its own thread and event loop."""
+
+    def __init__(self, name: str, main: ServeMain) -> None:
+        self.name = name
+        self._main = main
+        self._sock = bound_socket()
+        self.url = f"ws://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"host-{name}", daemon=True)
+
+    def _run(self) -> None:
+        async def body() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._started.set()
+            await self._main(self._sock, self._stop)
+
+        try:
+            asyncio.run(body())
+        except BaseException as exc:  # reported by stop()
+            self._error = exc
+        finally:
+            self._started.set()
+
+    def start(self) -> ThreadHost:
+        self._thread.start()
+        if not self._started.wait(START_TIMEOUT):
+            raise RuntimeError(f"{self.name} did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(START_TIMEOUT)
+        self._sock.close()
+        if self._thread.is_alive():
+            raise RuntimeError(f"{self.name} did not stop within {START_TIMEOUT}s")
+        if self._error is not None:
+            raise RuntimeError(f"{self.name} failed") from self._error
+
+
+class ProcessHost(Running):
+    """A server in a subprocess; ``stop()`` sends SIGTERM (a graceful shutdown)."""
+
+    def __init__(
+        self, name: str, argv: list[str], *, sock: socket.socket | None, ready: str | None
+    ) -> None:
+        self.name = name
+        self._sock = sock
+        self._ready = re.compile(ready) if ready else None
+        env = dict(os.environ)
+        src = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        self._proc = subprocess.Popen(
+            argv,
+            env=env,
+            pass_fds=(sock.fileno(),) if sock is not None else (),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        self._seen_ready = threading.Event()
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+
+    def _pump(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self.output.append(line)
+            if self._ready is not None and self._ready.search(line):
+                self._seen_ready.set()
+        self._seen_ready.set()  # EOF: the process died; start() reports it
+
+    def start(self) -> ProcessHost:
+        if self._ready is not None:
+            if not self._seen_ready.wait(START_TIMEOUT) or self._proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not start:\n{''.join(self.output)}")
+        return self
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._reader.join(START_TIMEOUT)
+        if self._sock is not None:
+            self._sock.close()
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One host of the suite. ``start`` builds an unstarted server; use ``running()``."""
+
+    name: str
+    start: Callable[[], Running]
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    #: Why the host cannot run here (a missing package), or None.
+    unavailable: Callable[[], str | None] = lambda: None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Running]:
+        server = self.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def _missing(*modules: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        import importlib.util
+
+        for module in modules:
+            if importlib.util.find_spec(module) is None:
+                return f"{module} is not installed"
+        return None
+
+    return check
+
+
+# -- the contract app, three ways -------------------------------------------------------------
+
+
+def _asgi_app() -> Any:
+    from .app import asgi_app
+
+    return asgi_app
+
+
+def _starlette_app() -> Any:
+    """The contract app inside a Starlette websocket route (``adapters.asgi.upgrade``)."""
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    from ..adapters.asgi import deny, request_from_scope, upgrade
+    from ..http import Response
+    from .app import decide
+
+    async def endpoint(ws: WebSocket) -> None:
+        decision = decide(request_from_scope(ws.scope))
+        if isinstance(decision, Response):
+            await ws.receive()  # websocket.connect
+            await deny(ws.scope, ws.send, decision)
+            return
+        handler, arg, options = decision
+        await upgrade(ws.scope, ws.receive, ws.send, handler, arg, **options)
+
+    return Starlette(routes=[WebSocketRoute("/ws", endpoint), WebSocketRoute("/deny", endpoint)])
+
+
+def _fastapi_app() -> Any:
+    from fastapi import FastAPI, WebSocket
+
+    from ..adapters.asgi import deny, request_from_scope, upgrade
+    from ..http import Response
+    from .app import decide
+
+    api = FastAPI()
+
+    @api.websocket("/ws")
+    @api.websocket("/deny")
+    async def endpoint(ws: WebSocket) -> None:
+        decision = decide(request_from_scope(ws.scope))
+        if isinstance(decision, Response):
+            await ws.receive()
+            await deny(ws.scope, ws.send, decision)
+            return
+        handler, arg, options = decision
+        await upgrade(ws.scope, ws.receive, ws.send, handler, arg, **options)
+
+    return api
+
+
+# -- in-process hosts ---------------------------------------------------------------------------
+
+
+def _uvicorn(ws: str, make_app: Callable[[], Any] = _asgi_app) -> Callable[[], Running]:
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            make_app(), ws=ws, lifespan="on", log_level="warning", ws_max_size=16 << 20
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.ensure_future(server.serve(sockets=[sock]))
+        await stop.wait()
+        server.should_exit = True
+        await task
+
+    return lambda: ThreadHost(f"uvicorn-{ws}", main).start()
+
+
+def _hypercorn() -> Running:
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        config = Config()
+        config.bind = [f"fd://{sock.fileno()}"]
+        config.graceful_timeout = 5.0
+        config.websocket_max_message_size = 16 << 20
+        config.loglevel = "WARNING"
+        await serve(_asgi_app(), config, shutdown_trigger=stop.wait)
+
+    return ThreadHost("hypercorn", main).start()
+
+
+def _aiohttp() -> Running:
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        from aiohttp import web
+
+        from ..adapters.aiohttp import serve_app
+        from .app import app
+
+        runner = web.AppRunner(serve_app(app), shutdown_timeout=5.0)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        await stop.wait()
+        await runner.cleanup()
+
+    return ThreadHost("aiohttp", main).start()
+
+
+def _websockets() -> Running:
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        from ..adapters.websockets import serve
+        from .app import app
+
+        async with serve(app, host=None, port=None, sock=sock):
+            await stop.wait()
+
+    return ThreadHost("websockets", main).start()
+
+
+def _builtin() -> Running:
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        from ..server import serve
+
+        from .app import app
+
+        async with serve(app, sock=sock):
+            await stop.wait()
+
+    return ThreadHost("builtin", main).start()
+
+
+def _builtin_unavailable() -> str | None:
+    from .. import server
+
+    if not hasattr(server, "serve"):
+        return "the built-in server (websock.server.serve) has not landed in this checkout"
+    return None
+
+
+# -- subprocess hosts ---------------------------------------------------------------------------
+
+
+def _daphne() -> Running:
+    sock = bound_socket()
+    argv = [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), "-v", "1"]
+    argv.append("websock.contract.app:asgi_app")
+    return ProcessHost("daphne", argv, sock=sock, ready=None).start()
+
+
+def _granian() -> Running:
+    probe = bound_socket()
+    port = probe.getsockname()[1]
+    probe.close()  # granian binds by itself; the port is free again
+    argv = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "info",
+        "websock.contract.app:asgi_app",
+    ]
+    host = ProcessHost("granian", argv, sock=None, ready=r"Listening at|Started worker")
+    host.url = f"ws://127.0.0.1:{port}"
+    return host.start()
+
+
+def _spec(name: str, start: Callable[[], Running], *modules: str) -> HostSpec:
+    return HostSpec(name, start, CAPABILITIES[name], _missing(*modules))
+
+
+#: Every host of the suite, by name.
+HOSTS: dict[str, HostSpec] = {
+    spec.name: spec
+    for spec in (
+        HostSpec("builtin", _builtin, CAPABILITIES["builtin"], _builtin_unavailable),
+        _spec("uvicorn-websockets-sansio", _uvicorn("websockets-sansio"), "uvicorn", "websockets"),
+        _spec("uvicorn-websockets", _uvicorn("websockets"), "uvicorn", "websockets"),
+        _spec("uvicorn-wsproto", _uvicorn("wsproto"), "uvicorn", "wsproto"),
+        _spec("hypercorn", _hypercorn, "hypercorn"),
+        _spec("daphne", _daphne, "daphne"),
+        _spec("granian", _granian, "granian"),
+        _spec("starlette", _uvicorn("websockets-sansio", _starlette_app), "starlette", "uvicorn"),
+        _spec("fastapi", _uvicorn("websockets-sansio", _fastapi_app), "fastapi", "uvicorn"),
+        _spec("aiohttp", _aiohttp, "aiohttp"),
+        _spec("websockets", _websockets, "websockets"),
+    )
+}

@@ -1,0 +1,3 @@
+"""The contract suite on every host this project supports (websock.contract.hosts.HOSTS)."""
+
+pytest_plugins = ["websock.contract.plugin"]
