@@ -1,0 +1,1 @@
+"""Benchmarks of websock against peer WebSocket servers (see docs/performance.md)."""

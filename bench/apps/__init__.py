@@ -1,0 +1,1 @@
+"""The echo applications each benchmarked server serves (same semantics everywhere)."""
