@@ -168,12 +168,14 @@ class ServerConnection:
             return []
         self.bytes_in += len(data)
         buf = self._buf
-        view: bytes | bytearray
-        if not buf and type(data) is bytes:
-            view = data  # the common case: parse the read in place, no copy
-        else:
+        # Parse an immutable bytes object: slicing and int.from_bytes are fastest on it,
+        # and a memoryview over the host's reusable read buffer must not be kept.
+        if buf:
             buf += data
-            view = buf
+            view = bytes(buf)
+            buf.clear()
+        else:
+            view = data if type(data) is bytes else bytes(data)
         events: list[Event] = []
         try:
             pos = self._parse(view, events)
@@ -181,14 +183,9 @@ class ServerConnection:
             self._fail(exc)
             events.append(exc)
             return events
-        if self.close_received:
-            buf.clear()
-        elif view is buf:
-            if pos == len(buf):
-                buf.clear()
-            elif pos:
-                del buf[:pos]
-        elif pos < len(view):
+        if pos < len(view) and not self.close_received:
+            # At most a partial header or control frame: data payloads are consumed as
+            # they arrive, so this copy stays small.
             buf += view[pos:]
         return events
 
@@ -200,7 +197,7 @@ class ServerConnection:
         self._msg_op = 0
         self._in_frame = False
 
-    def _parse(self, view: bytes | bytearray, events: list[Event]) -> int:
+    def _parse(self, view: bytes, events: list[Event]) -> int:
         """Consume frames from ``view``; return how many bytes were used."""
         pos = 0
         end = len(view)
@@ -307,9 +304,9 @@ class ServerConnection:
                 if not length:
                     payload = b""
                 elif expect_mask:
-                    payload = apply_mask(view[start:pos], bytes(view[start - 4 : start]))
+                    payload = apply_mask(view[start:pos], view[start - 4 : start])
                 else:
-                    payload = bytes(view[start:pos])
+                    payload = view[start:pos]
                 if opcode == _PING:
                     events.append(Ping(payload))
                 elif opcode == _PONG:
@@ -350,9 +347,9 @@ class ServerConnection:
                 if not length:
                     payload = b""
                 elif expect_mask:
-                    payload = apply_mask(view[start:pos], bytes(view[start - 4 : start]))
+                    payload = apply_mask(view[start:pos], view[start - 4 : start])
                 else:
-                    payload = bytes(view[start:pos])
+                    payload = view[start:pos]
                 if opcode == _TEXT:
                     try:
                         events.append(Text(payload.decode("utf-8")))
@@ -372,7 +369,7 @@ class ServerConnection:
             self._remaining = length
             self._frame_fin = bool(fin)
             self._frame_offset = 0
-            self._frame_mask = bytes(view[start - 4 : start]) if expect_mask else None
+            self._frame_mask = view[start - 4 : start] if expect_mask else None
             pos = start
 
     def _check_rsv(self, b0: int, opcode: int) -> None:
@@ -400,7 +397,7 @@ class ServerConnection:
         else:
             self._msg_decoder = None
 
-    def _consume_payload(self, view: bytes | bytearray, pos: int, end: int) -> int:
+    def _consume_payload(self, view: bytes, pos: int, end: int) -> int:
         """Take what has arrived of the current data frame's payload."""
         take = min(self._remaining, end - pos)
         if not take:
@@ -413,7 +410,7 @@ class ServerConnection:
                 mask = mask[shift:] + mask[:shift]
             chunk = apply_mask(view[pos : pos + take], mask)
         else:
-            chunk = bytes(view[pos : pos + take])
+            chunk = view[pos : pos + take]
         self._frame_offset += take
         self._remaining -= take
         if self._msg_compressed:
