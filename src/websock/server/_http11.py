@@ -187,6 +187,9 @@ class RequestReader:
                 del buf[: lf + 1]
                 self._reset()
                 return check_head(self._parse(head), limits)
+            if self._lines and buf[self._start] in (0x20, 0x09):
+                # Also catches whitespace before the first field (RFC 9112 §2.2).
+                raise HttpError(400, "obs-fold continuation line (RFC 9112 §5.2)")
             self._lines += 1
             if self._lines - 1 > limits.max_headers:
                 raise HttpError(431, f"more than {limits.max_headers} header fields")

@@ -107,6 +107,8 @@ class Server:
         self._backlog = backlog
         self._sock = sock
         self._server: asyncio.Server | None = None
+        self._starting: asyncio.Future[None] | None = None
+        self._bound: tuple[str, int] | None = None  # the first socket's address, once bound
         self._state: ServerState | None = None
         self._stopping: asyncio.Task[None] | None = None
         self._stopped: asyncio.Event | None = None
@@ -114,9 +116,13 @@ class Server:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> Server:
-        """Bind and start accepting; idempotent."""
-        if self._server is not None:
-            return self
+        """Bind and start accepting; idempotent (concurrent calls share one start)."""
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+        return self
+
+    async def _start(self) -> None:
         loop = asyncio.get_running_loop()
         state = ServerState(
             self.app, self.limits, self._parse_head, loop, tls=self._ssl is not None
@@ -129,8 +135,9 @@ class Server:
         else:
             kwargs.update(host=self._host, port=self._port, reuse_port=self._reuse_port or None)
         self._server = await loop.create_server(lambda: HttpConnection(state), **kwargs)
+        name = self._server.sockets[0].getsockname()
+        self._bound = (str(name[0]), int(name[1]))
         logger.info("websock serving %s on %s", state.app_name, self.url)
-        return self
 
     def __await__(self) -> Generator[Any, None, Server]:
         return self.start().__await__()
@@ -148,9 +155,9 @@ class Server:
 
     async def serve_forever(self) -> None:
         """Serve until ``shutdown()`` completes (cancelling this shuts down first)."""
-        await self.start()
-        assert self._stopped is not None
         try:
+            await self.start()
+            assert self._stopped is not None
             await self._stopped.wait()
         except asyncio.CancelledError:
             await asyncio.shield(self.shutdown())
@@ -158,8 +165,9 @@ class Server:
 
     async def shutdown(self, code: int | None = None, timeout: float | None = None) -> None:
         """Graceful shutdown; concurrent and repeated calls wait for the same one."""
-        if self._server is None:
+        if self._starting is None:
             return
+        await asyncio.shield(self._starting)
         if self._stopping is None:
             self._stopping = asyncio.ensure_future(
                 self._shutdown(
@@ -222,14 +230,12 @@ class Server:
     @property
     def port(self) -> int:
         """The bound port (the real one when created with port 0)."""
-        for sock in self.sockets:
-            return int(sock.getsockname()[1])
-        return self._port
+        return self._port if self._bound is None else self._bound[1]
 
     @property
     def host(self) -> str:
-        for sock in self.sockets:
-            return str(sock.getsockname()[0])
+        if self._bound is not None:
+            return self._bound[0]
         return self._host or "0.0.0.0"
 
     @property
