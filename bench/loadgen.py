@@ -305,7 +305,7 @@ async def echo_load(
     recording = [False]
     running = [True]
 
-    def make_handler(client: Client) -> Callable[[int], None]:
+    def make_handler(client: Client) -> Callable[[], None]:
         transport = client.transport
         assert transport is not None
         write = transport.write
@@ -335,7 +335,11 @@ async def echo_load(
                 write(frame if count == 1 else frame * count)
 
         client.start_counting(on_many)
-        return lambda: write(frame * inflight)
+
+        def start_many() -> None:
+            write(frame * inflight)
+
+        return start_many
 
     starters = [make_handler(client) for client in clients]
     for start in starters:

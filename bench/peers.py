@@ -68,7 +68,7 @@ def serve_picows(host: str, port: int) -> None:
     data_types = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION)
     subscribers: set[WSTransport] = set()
 
-    class Echo(WSListener):  # type: ignore[misc]
+    class Echo(WSListener):
         # picows hands over frames, not messages: echoing frame by frame keeps the message.
         def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
             kind = frame.msg_type
@@ -79,7 +79,7 @@ def serve_picows(host: str, port: int) -> None:
                 transport.send_close(frame.get_close_code())
                 transport.disconnect()
 
-    class Broadcast(WSListener):  # type: ignore[misc]
+    class Broadcast(WSListener):
         def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
             if frame.msg_type == WSMsgType.TEXT:
                 text = frame.get_payload_as_bytes()
@@ -98,7 +98,7 @@ def serve_picows(host: str, port: int) -> None:
             subscribers.discard(transport)
 
     def factory(request: WSUpgradeRequest) -> WSListener:
-        path = request.path
+        path: bytes | str = request.path
         if isinstance(path, bytes):
             path = path.decode()
         return Broadcast() if path == "/broadcast" else Echo()
@@ -224,7 +224,7 @@ def serve_hypercorn(host: str, port: int) -> None:
 
 def serve_websock_uvicorn(host: str, port: int) -> None:
     from bench.apps.websock_echo import app
-    from websock.adapters.asgi import App  # type: ignore[attr-defined,unused-ignore]
+    from websock.adapters.asgi import App
 
     # websockets-sansio is uvicorn's fastest WebSocket implementation (see the uvicorn rows).
     _uvicorn(App(app), host, port, "websockets-sansio")

@@ -249,14 +249,12 @@ def run(args: argparse.Namespace) -> report.Results:
         for name in args.servers:
             if name in missing:
                 cells[name] = report.Cell([], skipped=f"unavailable: {missing[name]}")
-        active = []
+        active: list[Server] = []
         for server in ready:
-            reason = skip_reason(server, workload)
-            if reason is None:
+            skipped = skip_reason(server, workload)
+            if skipped is None:
                 active.append(server)
-                cells[server.name] = report.Cell([])
-            else:
-                cells[server.name] = report.Cell([], skipped=reason)
+            cells[server.name] = report.Cell([], skipped=skipped)
         for round_ in range(args.repeat):
             for server in active:  # interleaved: A B C A B C ...
                 started = time.monotonic()
