@@ -411,6 +411,15 @@ def test_without_utf8_validation_bad_bytes_become_replacement_characters(feed: F
     assert feed(conn, data) == [Text("a\ufffdb"), Text("c\ufffd\ufffd\ufffdd")]
 
 
+@feeds
+def test_invalid_utf8_in_longer_frames_and_from_a_server(feed: Feed) -> None:
+    bad = b"x" * 200 + b"\xc0\xaf"
+    assert error_code(feed(server(), cf(TEXT, bad))) == 1007
+    assert error_code(feed(client(), encode_frame(TEXT, b"\xc0\xaf"))) == 1007
+    lenient = server(validate_utf8=False)
+    assert feed(lenient, cf(TEXT, bad)) == [Text("x" * 200 + "\ufffd\ufffd")]
+
+
 def test_binary_is_never_utf8_checked() -> None:
     assert server().receive_data(cf(BINARY, b"\xff\xfe")) == [Binary(b"\xff\xfe")]
 
@@ -436,6 +445,7 @@ def test_server_length_forms(size: int, header: str) -> None:
 
 def test_client_frames_are_masked_with_fresh_keys() -> None:
     conn = client()
+    assert conn.client and not server().client
     conn.send_text("Hello")
     conn.send_text("Hello")
     data = conn.data_to_send()

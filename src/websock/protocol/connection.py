@@ -455,14 +455,13 @@ class ServerConnection:
             pieces = self._msg_text
             self._msg_text = []
             try:
-                tail = decoder.decode(b"", True)
+                # Nothing is left to decode but a pending partial sequence, an error.
+                decoder.decode(b"", True)
             except UnicodeDecodeError:
                 raise ProtocolError(
                     1007, "text message ends inside a UTF-8 sequence (RFC 6455 §8.1)"
                 ) from None
-            if tail:
-                pieces.append(tail)
-            return Text("".join(pieces))
+            return Text(pieces[0] if len(pieces) == 1 else "".join(pieces))
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if opcode == _BINARY:
             return Binary(data)
