@@ -1,6 +1,6 @@
 """``TestClient``: drive a handler with no sockets (SPEC §5).
 
-    async with TestClient(Echo()) as client:
+    async with TestClient(Echo(), ping_interval=None) as client:
         await client.send("hi")
         assert await client.receive() == Text("hi")
         await client.advance(60)              # virtual time: the idle timeout fires
@@ -10,7 +10,7 @@ It runs the real ``Session`` over an in-memory transport, at message level (no b
 parser): what the test sends goes to ``Session.feed``, what the session flushes lands in
 the client's inbox. Like a real peer it answers pings with pongs and the server's close
 frame with its own (both can be turned off). Timers run on a virtual clock that only
-``advance()`` moves. Every wait is bounded by ``timeout`` (real seconds), so a broken
+``advance()`` moves. Every wait is bounded by ``wait_timeout`` (real seconds), so a broken
 handler fails the test instead of hanging it.
 """
 
@@ -162,7 +162,8 @@ class _MemoryTransport:
 class TestClient:
     """An in-memory WebSocket peer for one handler (SPEC §5). Use as ``async with``.
 
-    ``timeout`` bounds every wait (real seconds). ``answer_pings``/``answer_close`` make
+    ``wait_timeout`` bounds every wait (real seconds; ``timeout`` is the idle-timeout
+    option, like every other ``upgrade()`` keyword). ``answer_pings``/``answer_close`` make
     it behave like a real peer (on by default). ``control_frames=False`` simulates a host
     without ping/pong (ASGI). Other keywords are ``upgrade()`` options.
     """
@@ -174,7 +175,7 @@ class TestClient:
         handler: object,
         arg: Any = None,
         *,
-        timeout: float = 5.0,
+        wait_timeout: float = 5.0,
         answer_pings: bool = True,
         answer_close: bool = True,
         control_frames: bool = True,
@@ -182,7 +183,7 @@ class TestClient:
     ) -> None:
         self._handler = handler
         self._arg = arg
-        self.timeout = timeout
+        self.wait_timeout = wait_timeout
         self.options = Options.from_kwargs(options)
         self.answer_pings = answer_pings
         self.answer_close = answer_close
@@ -262,9 +263,9 @@ class TestClient:
         """The next frame the server pushed (Text, Binary, Ping or Pong).
 
         Raises ConnectionClosed when the server closed and nothing is left to read, and
-        TimeoutError when nothing comes within ``timeout``.
+        TimeoutError when nothing comes within ``wait_timeout``.
         """
-        async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout(self.wait_timeout):
             while not self._inbox:
                 if self._close_seen or self.transport_closed:
                     raise ConnectionClosed(
@@ -279,8 +280,9 @@ class TestClient:
         return self._inbox.popleft() if self._inbox else None
 
     async def assert_no_push(self) -> None:
-        """Let pending work run, then fail if the server pushed anything."""
-        await self._settle()
+        """Let pending work run (async callbacks in flight included), then fail if the
+        server pushed anything."""
+        await self._settle(wait_task=True)
         if self._inbox:
             raise AssertionError(f"unexpected frames from the server: {list(self._inbox)!r}")
 
@@ -456,7 +458,7 @@ class TestClient:
         """Let everything already scheduled run: replies, mailbox drains, and (with
         ``wait_task``) an async callback in flight and an async terminate."""
         session = self.session
-        async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout(self.wait_timeout):
             while True:
                 await asyncio.sleep(0)
                 if self._replies_scheduled or session.handle._scheduled:
@@ -470,9 +472,9 @@ class TestClient:
 
     async def _wait(self, awaitable: Any, what: str) -> None:
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.wait_timeout):
                 await awaitable
         except TimeoutError:
             raise AssertionError(
-                f"timed out after {self.timeout}s waiting for {what}; the handler may be stuck"
+                f"timed out after {self.wait_timeout}s waiting for {what}; the handler may be stuck"
             ) from None

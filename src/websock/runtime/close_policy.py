@@ -265,12 +265,13 @@ def _closing(
 def stop(result: Stop) -> Closing:
     """A callback returned ``Stop``; its code and message were validated at construction."""
     reason: Reason
-    if result.reason == "normal":
+    why = result.reason
+    if type(why) is str and why == "normal":
         ending, reason = Ending.STOP_NORMAL, Normal()
-    elif result.reason == "restart":
+    elif type(why) is str and why == "restart":
         ending, reason = Ending.STOP_RESTART, Normal()
     else:
-        ending, reason = Ending.STOP_OTHER, Error(result.reason)
+        ending, reason = Ending.STOP_OTHER, Error(why)
     return _closing(ending, reason, code=result.code, message=result.message)
 
 
@@ -294,8 +295,7 @@ def peer_close(code: int | None, message: str) -> Closing:
         return _closing(
             Ending.PEER_CLOSE, Remote(code, message), code=1002, message="invalid close code"
         )
-    closing = _closing(Ending.PEER_CLOSE, Remote(code, message), code=code)
-    return closing
+    return _closing(Ending.PEER_CLOSE, Remote(code, message), code=code)
 
 
 def idle_timeout() -> Closing:
@@ -363,6 +363,12 @@ def render_markdown() -> str:
         "close texts over 123 UTF-8 bytes are refused when `Stop` is built (a `HandlerError`",
         "naming the rule, RFC 6455 §7.4 and §5.5.1), so they are never sent; a callback that",
         "does so ends the connection as a handler error (1011).",
+        "",
+        "After our close frame nothing more is sent or handed to the handler (RFC 6455",
+        "§5.5.1); the peer's data is read and discarded until its close frame arrives. If it",
+        "does not arrive within `close_timeout`, the connection is dropped; `close_code` and",
+        "`terminate_reason` stay as above. Only the first ending counts: a second one (say,",
+        "the transport dropping while we wait) changes nothing.",
         "",
     ]
     return "\n".join(lines)
