@@ -64,11 +64,11 @@ class AsyncScripted(Scripted):
         if self.suspend:
             await asyncio.sleep(0)
 
-    async def init(self, arg: Any) -> Any:  # type: ignore[override]
+    async def init(self, arg: Any) -> Any:
         await self._pause()
         return self._run("init", arg)
 
-    async def handle_in(self, message: Any, state: Any) -> Any:  # type: ignore[override]
+    async def handle_in(self, message: Any, state: Any) -> Any:
         await self._pause()
         return self._run("handle_in", message, state)
 
@@ -76,7 +76,7 @@ class AsyncScripted(Scripted):
         await self._pause()
         return self._run("handle_control", frame, state)
 
-    async def handle_info(self, message: Any, state: Any) -> Any:  # type: ignore[override]
+    async def handle_info(self, message: Any, state: Any) -> Any:
         await self._pause()
         return self._run("handle_info", message, state)
 

@@ -205,7 +205,7 @@ async def write_buffer_full() -> None:
         return Push(["x" * 60, "y" * 60], state)
 
     class Handler(Scripted):
-        handle_in = staticmethod(slow_push)  # type: ignore[assignment]
+        handle_in = staticmethod(slow_push)
 
     handler = Handler()
     async with TestClient(

@@ -1,4 +1,4 @@
-"""Every callback × every result variant, with sync, async and really-suspending callbacks."""
+"""Every callback x every result variant, with sync, async and really-suspending callbacks."""
 
 from __future__ import annotations
 
@@ -95,6 +95,7 @@ async def trigger(client: TestClient, callback: str) -> None:
 @pytest.mark.parametrize("callback", CALLBACKS)
 async def test_callback_result(callback: str, variant: str, mode: str) -> None:
     spec = VARIANTS[variant]
+    script: dict[str, Callable[..., Any]]
     if callback == "init":
         script = {"init": lambda arg: spec.result(arg)}
     else:
