@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    args.servers = _names(args.servers) or [server.name for server in SERVERS]
+    args.servers = _names(args.servers) or [server.name for server in SERVERS if server.default]
     args.workloads = _names(args.workloads) or list(WORKLOADS)
     for name in args.servers:
         if name not in BY_NAME:
@@ -318,7 +318,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.list:
         for server in SERVERS:
             reason = server.unavailable()
-            print(f"{server.name:16} {'ok' if reason is None else reason}: {server.description}")
+            extra = "" if server.default else " (only when named in --servers)"
+            state = "ok" if reason is None else reason
+            print(f"{server.name:16} {state}: {server.description}{extra}")
         return
     raise_fd_limit()
     args.out.mkdir(parents=True, exist_ok=True)

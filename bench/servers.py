@@ -25,6 +25,10 @@ def _websock_builtin(host: str, port: int) -> list[str]:
     return [PY, "-m", "websock", "serve", app, "--host", host, "--port", str(port)]
 
 
+def _websock_stdloop(host: str, port: int) -> list[str]:
+    return [*_websock_builtin(host, port), "--no-uvloop"]
+
+
 def _granian(host: str, port: int) -> list[str]:
     return [
         *(PY, "-m", "granian", "--interface", "asgi", "--host", host, "--port", str(port)),
@@ -78,6 +82,7 @@ class Server:
     broadcast: Callable[[], bool] = lambda: False
     raw: bool = False  # speaks bytes, not WebSocket: the load generator skips the handshake
     workloads: frozenset[str] = field(default=frozenset("abcde"))
+    default: bool = True  # part of a run that names no --servers
 
 
 SERVERS: list[Server] = [
@@ -87,6 +92,14 @@ SERVERS: list[Server] = [
         _websock_builtin,
         _websock_serve,
         _websock_pubsub,
+    ),
+    Server(
+        "websock-stdloop",
+        "websock built-in server on the stdlib asyncio loop (--no-uvloop), echo handler",
+        _websock_stdloop,
+        _websock_serve,
+        _websock_pubsub,
+        default=False,
     ),
     Server(
         "websock-uvicorn",
