@@ -7,7 +7,9 @@ Routes of ``app``:
     /idle        echo, idle timeout 0.3 s and no keepalive
     /keepalive   echo, ping every 0.2 s, pong timeout 0.3 s, no idle timeout
     /big         echo with 16 MiB limits
-Query ``compress=1`` turns permessage-deflate on.
+    /slow        echo from an async handle_in that suspends
+Query ``compress=1`` turns permessage-deflate on; /probe takes ``timeout``,
+``ping_interval``, ``ping_timeout`` and ``max_message_size`` from the query too.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Probe(websock.Handler):
     ``stop`` (1000), ``restart`` (1012), ``code 4321 text`` (a custom close),
     ``fail`` (Stop with an abnormal reason → 1011), ``raise`` (handle_in raises → 1011),
     ``bad`` (a non-result → 1011), ``ping`` (push a Ping), ``frames`` (push three frames),
-    ``later`` (async handle_in that really suspends); anything else is echoed.
+    anything else is echoed.
     """
 
     def __init__(self) -> None:
@@ -82,15 +84,7 @@ class Probe(websock.Handler):
                 return Push(websock.Ping(b"probe"), state)
             case "frames":
                 return Push(["one", b"two", Text("three")], state)
-            case "later":
-                return self._later(rest, state)
         return Push(message, state)
-
-    async def _later(self, text: str, state: Any) -> Any:
-        await asyncio.sleep(0)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_soon(future.set_result, text)
-        return Push(await future, state)
 
     def handle_control(self, frame: Any, state: Any) -> Ok:
         return Ok(state)
@@ -104,6 +98,15 @@ class Probe(websock.Handler):
             if len(self.reasons) >= count and not future.done():
                 future.set_result(None)
                 self._waiters.remove((count, future))
+
+
+class SlowEcho(Echo):
+    """An async handle_in that really suspends before echoing."""
+
+    async def handle_in(self, message: Any, count: int) -> Push | Stop:  # type: ignore[override]
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(future.set_result, message)
+        return Push(await future, count + 1)
 
 
 echo = Echo()
@@ -133,7 +136,17 @@ async def route(request: websock.Request, probe: Probe) -> Any:
         case "/echo":
             return websock.upgrade(request, echo, None, compress=compress)
         case "/probe":
-            return websock.upgrade(request, probe, None, compress=compress)
+            # Numeric query parameters become upgrade options ("none" disables a timer).
+            options: dict[str, Any] = {}
+            for name in ("timeout", "ping_interval", "ping_timeout", "max_message_size"):
+                if name in query:
+                    value = query[name][0]
+                    options[name] = None if value == "none" else float(value)
+            if "max_message_size" in options:
+                options["max_message_size"] = int(options["max_message_size"])
+            return websock.upgrade(request, probe, None, compress=compress, **options)
+        case "/slow":
+            return websock.upgrade(request, SlowEcho(), None)
         case "/idle":
             return websock.upgrade(request, echo, None, timeout=0.3, ping_interval=None)
         case "/keepalive":
