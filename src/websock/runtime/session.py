@@ -615,8 +615,7 @@ class Session:
             size = self._transport.write_buffer_size()
             limit = self._options.max_write_buffer
             if size > limit and self._open:
-                self._end(close_policy.write_buffer_full(size, limit))
-                self._flush()
+                self._end(close_policy.write_buffer_full(size, limit))  # flushes, closes
 
     # ==== timers ========================================================================
 
