@@ -134,10 +134,21 @@ def ensure_venv() -> None:
     if STAMP.exists() and STAMP.read_text().strip() == expected:
         return
     step("installing websock and its development tools into .venv (pip install -e '.[dev]')")
-    env = _venv_env()
-    pip = [str(VENV_PYTHON), "-m", "pip"]
-    if run([*pip, "install", "--quiet", "-e", ".[dev]"], env=env) != 0:
-        raise SystemExit("dev.py: pip install -e '.[dev]' failed (see above)")
+    # pip's output goes to a log (machine-level index warnings drown the rest otherwise),
+    # shown when the install fails.
+    log_path = VENV / "pip-install.log"
+    command = [str(VENV_PYTHON), "-m", "pip", "install", "-e", ".[dev]"]
+    note(_color("2", f"$ {' '.join(command)}  (log: {log_path.relative_to(ROOT)})"))
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        code = subprocess.call(
+            command, cwd=ROOT, env=_venv_env(), stdout=log, stderr=subprocess.STDOUT
+        )
+    if code != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-40:]
+        print("\n".join(tail), file=sys.stderr)
+        raise SystemExit(f"dev.py: pip install -e '.[dev]' failed ({code}); log: {log_path}")
+    note(f"installed in {time.monotonic() - started:.0f}s")
     STAMP.write_text(expected + "\n")
 
 
