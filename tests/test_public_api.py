@@ -71,7 +71,7 @@ def test_connection_and_testing_are_the_runtime_ones() -> None:
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
     try:
-        websock.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+        websock.no_such_name  # noqa: B018
     except AttributeError as exc:
         assert "no_such_name" in str(exc)
     else:

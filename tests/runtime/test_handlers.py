@@ -3,6 +3,7 @@ the contract's misuse errors, reported clearly and never sent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -123,20 +124,21 @@ def test_non_callable_callback() -> None:
 
 # -- misuse inside callbacks: never sent, reported as handler errors (1011) ---------------------
 
-MISUSE = {
+# Deliberately ill-typed: these are the mistakes the runtime must catch.
+MISUSE: dict[str, Callable[[Any], Any]] = {
     "close_code_1005": lambda s: Stop(s, code=1005),
     "close_code_999": lambda s: Stop(s, code=999),
     "close_code_5000": lambda s: Stop(s, code=5000),
     "close_code_1015": lambda s: Stop(s, code=1015),
-    "close_code_not_int": lambda s: Stop(s, code="1000"),
+    "close_code_not_int": lambda s: Stop(s, code="1000"),  # type: ignore[arg-type]
     "reason_124_bytes": lambda s: Stop(s, code=1000, message="x" * 124),
     "reason_multibyte_over_123": lambda s: Stop(s, message="é" * 62),
     "ping_126_bytes": lambda s: Push(Ping(b"x" * 126), s),
     "pong_126_bytes": lambda s: Push([Pong(b"x" * 126)], s),
-    "bad_frame_in_list": lambda s: Push(["fine", 42], s),
-    "bad_frame_alone": lambda s: Push(3.14, s),
-    "bad_frame_dict": lambda s: Push({"type": "text"}, s),
-    "bad_stop_frames": lambda s: Stop(s, frames=[None]),
+    "bad_frame_in_list": lambda s: Push(["fine", 42], s),  # type: ignore[list-item]
+    "bad_frame_alone": lambda s: Push(3.14, s),  # type: ignore[arg-type]
+    "bad_frame_dict": lambda s: Push({"type": "text"}, s),  # type: ignore[arg-type]
+    "bad_stop_frames": lambda s: Stop(s, frames=[None]),  # type: ignore[list-item]
     "none_result": lambda s: None,
     "elixir_tuple": lambda s: ("push", "x", s),
     "bare_string": lambda s: "hello",
