@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -36,3 +37,18 @@ async def raw_connect() -> AsyncIterator[Callable[[int], Awaitable[Raw]]]:
     yield connect
     for raw in opened:
         await raw.aclose()
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every server test runs on the stdlib loop and on uvloop (what the CLI picks)."""
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in the dev extra
+        return factories
+    factories["uvloop"] = uvloop.new_event_loop
+    return factories

@@ -64,7 +64,7 @@ class ServerState:
         tls: bool,
     ) -> None:
         self.app = app
-        self.app_name = getattr(app, "__qualname__", None) or type(app).__qualname__
+        self.app_name = _describe(app)
         self.limits = limits
         self.parse_head = parse_head
         self.loop = loop
@@ -86,3 +86,11 @@ class ServerState:
         if self._drained is None:
             self._drained = asyncio.Event()
         await self._drained.wait()
+
+
+def _describe(app: object) -> str:
+    """``module:qualname`` of the app (or of its class, for callable instances)."""
+    target = app if hasattr(app, "__qualname__") else type(app)
+    module = getattr(target, "__module__", None)
+    name = getattr(target, "__qualname__", repr(app))
+    return f"{module}:{name}" if module else str(name)
