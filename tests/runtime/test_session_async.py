@@ -232,3 +232,15 @@ async def test_connection_handles_differ_per_connection() -> None:
         await b.send_info("to b")
         assert await a.receive() == Text("to a")
         assert await b.receive() == Text("to b")
+
+
+async def test_close_timeout_cancels_a_callback_still_in_flight() -> None:
+    handler = Gate()
+    async with TestClient(handler, answer_close=False, close_timeout=10) as c:
+        await c.send("wait")
+        c.session.shutdown()
+        assert handler.terminated == []
+        await c.advance(10)  # the peer never answered: give up, cancel, then terminate
+        assert c.closed and c.transport_closed
+        assert handler.cancelled
+        assert handler.terminated == [(Shutdown(), [])]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from ..options import OverflowPolicy
+    from .transport import FastLaneResult, PreparedFrame
 
 __all__ = ["ConnectionHandle", "Direct"]
 
@@ -46,8 +47,10 @@ class ConnectionHandle:
         "_call_soon_threadsafe",
         "_closed",
         "_drain",
+        "_fast",
         "_held",
         "_lock",
+        "_loop",
         "_on_close",
         "_overflow_close",
         "_policy",
@@ -76,6 +79,9 @@ class ConnectionHandle:
         self._drain = drain
         self._call_soon = loop.call_soon
         self._call_soon_threadsafe = loop.call_soon_threadsafe
+        self._loop = loop
+        # Set by the session: PubSub's fast lane (Session.send_prepared), on the loop only.
+        self._fast: Callable[[PreparedFrame], FastLaneResult] | None = None
         # The session is built on its loop's thread; sends from it need no wake-up.
         self._thread = threading.get_ident()
         self._scheduled = False
@@ -124,6 +130,11 @@ class ConnectionHandle:
             callback(self)
         else:
             self._on_close.append(callback)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this connection runs on."""
+        return self._loop
 
     @property
     def closed(self) -> bool:

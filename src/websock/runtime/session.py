@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,9 @@ class Session:
         self._loop = loop if loop is not None else asyncio.get_running_loop()
         clock = clock if clock is not None else self._loop
         self._clock: Clock = clock
-        self._time = clock.time
+        # asyncio's loop.time() is time.monotonic() behind a Python method; call it directly.
+        # Only differences of our own readings matter, so any monotonic source is fine.
+        self._time = time.monotonic if clock is self._loop else clock.time
         self._cb = cb = inspect_handler(handler)
         self._arg = arg
         self._options = options
@@ -232,7 +235,10 @@ class Session:
                     break
         finally:
             current.reset(token)
-        self._finish_entry()
+        if self._write_paused or self._transport_closed:
+            self._finish_entry()
+        else:
+            self._flush()
 
     def pause_writing(self) -> None:
         """The transport's buffer went above high water: stop reading and delivering."""
@@ -257,6 +263,7 @@ class Session:
             return
         self._transport_closed = True
         if phase is _Phase.CLOSING:
+            self._abandon_task()
             self._set_closed()
             return
         self._end(close_policy.transport_lost(exc))
@@ -679,6 +686,7 @@ class Session:
             # The peer never answered our close frame: give up on it (RFC 6455 §7.1.1
             # leaves the wait to us).
             self._close_transport()
+            self._abandon_task()
             self._set_closed()
 
     def _end_from_timer(self, closing: Closing) -> None:
@@ -725,9 +733,7 @@ class Session:
         if task is None or asyncio.current_task(self._loop) is task:
             self._run_terminate()
         elif closing.ending is close_policy.Ending.TRANSPORT_LOST:
-            # Nothing the in-flight callback does can reach the peer any more.
-            self._cancelling = True
-            task.cancel()
+            self._abandon_task()
         # Otherwise terminate runs when the in-flight callback returns (never concurrently).
         for callback in on_close:
             try:
@@ -735,6 +741,14 @@ class Session:
             except Exception:
                 logger.exception("websock: an on_close callback raised")
         self._maybe_done()
+
+    def _abandon_task(self) -> None:
+        """The transport is gone: nothing the callback in flight does can reach the peer,
+        so cancel it (terminate follows when it has unwound)."""
+        task = self._task
+        if task is not None and asyncio.current_task(self._loop) is not task:
+            self._cancelling = True
+            task.cancel()
 
     def _close_transport(self) -> None:
         if not self._transport_closed:

@@ -12,19 +12,51 @@ the I/O. It implements ``Transport`` and drives a ``Session``:
     session.shutdown(code)  server stopping transport.pause_reading()/resume_reading()
 
 Every transport method is called on the event loop's thread and must not block.
+
+Optional: a host that writes WebSocket bytes itself (the built-in server) also implements
+``send_prepared(frame)`` (``RawTransport``), PubSub's fast lane: one frame encoded once
+for many connections and queued as is. ``Session.send_prepared`` falls back to
+``send_frames((frame.message,))`` on hosts that frame for themselves (the adapters).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, TypeAlias
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 from ..results import Ping, Pong
 
-__all__ = ["OutFrame", "Transport"]
+if TYPE_CHECKING:
+    from ..options import Options
+    from ..protocol.deflate import PerMessageDeflate
+
+__all__ = ["FastLaneResult", "OutFrame", "PreparedFrame", "RawTransport", "Transport"]
 
 #: What the runtime hands a transport: ``str`` is a text message, bytes-like a binary one.
 OutFrame: TypeAlias = str | bytes | bytearray | memoryview | Ping | Pong
+
+#: What ``Session.send_prepared`` did with a fast-lane frame: queued it, dropped it because
+#: the peer is slow (the transport is above high water), or dropped it because the
+#: connection is not open.
+FastLaneResult: TypeAlias = Literal["sent", "slow", "closed"]
+
+
+class PreparedFrame(Protocol):
+    """One data message encoded once for many connections (PubSub's fast lane)."""
+
+    @property
+    def message(self) -> str | bytes:
+        """The message itself, for hosts that frame for themselves (``send_frames``)."""
+
+    def encoded(self, deflate: PerMessageDeflate | None, options: Options) -> bytes:
+        """The whole frame for a connection with this deflater (None: no compression)."""
+
+
+class RawTransport(Protocol):
+    """The optional fast-lane method of a transport that writes WebSocket bytes itself."""
+
+    def send_prepared(self, frame: PreparedFrame) -> None:
+        """Queue ``frame.encoded(...)`` for this connection; bytes go out at flush()."""
 
 
 class Transport(Protocol):
