@@ -46,7 +46,7 @@ from .handle import ConnectionHandle, Direct
 if TYPE_CHECKING:
     from ..options import Options
     from .close_policy import Closing
-    from .transport import OutFrame, Transport
+    from .transport import FastLaneResult, OutFrame, PreparedFrame, Transport
 
 __all__ = ["Clock", "Session", "SessionStats", "TimerHandle"]
 
@@ -135,6 +135,11 @@ class Session:
         self.handle = ConnectionHandle(
             self._loop, self._drain, options.mailbox_size, options.mailbox_overflow
         )
+        # PubSub's fast lane: hosts that write bytes take a frame encoded once for many.
+        self._send_prepared: Callable[[PreparedFrame], None] | None = getattr(
+            transport, "send_prepared", None
+        )
+        self.handle._fast = self.send_prepared
         self._state: Any = None
         self._has_state = False  # a callback result was applied: terminate may be called
         self._phase = _Phase.NEW
@@ -283,6 +288,29 @@ class Session:
         finally:
             current.reset(token)
         self._finish_entry()
+
+    def send_prepared(self, frame: PreparedFrame) -> FastLaneResult:
+        """PubSub's fast lane: queue and flush ``frame`` without waking the handler.
+
+        On the loop only. A slow peer (the transport above high water) gets nothing:
+        ``"slow"`` is returned and the frame is dropped, so one slow subscriber never
+        holds back a broadcast; ``"closed"`` once the connection is not open (RFC 6455
+        §5.5.1: nothing after our close frame). The outbound bound (``max_write_buffer``)
+        is applied at the next unit of work, never inside another connection's callback.
+        """
+        if not self._open:
+            return "closed"
+        if self._write_paused:
+            return "slow"
+        raw = self._send_prepared
+        if raw is not None:
+            raw(frame)
+        else:
+            self._send_frames((frame.message,))
+        self._frames_out += 1
+        self._messages_out += 1
+        self._flush()
+        return "sent"
 
     async def wait_closed(self) -> None:
         """Return once the connection fully ended: close handshake done (or given up),
