@@ -28,7 +28,7 @@ from ..upgrade import Upgrade
 from ._http11 import HttpError, ParsedHead, RequestReader
 
 if TYPE_CHECKING:
-    from ..runtime.transport import OutFrame
+    from ..runtime.transport import OutFrame, PreparedFrame
     from ._state import ServerState
 
 __all__ = ["HttpConnection"]
@@ -66,6 +66,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         "_client",
         "_close_after",
         "_conn",
+        "_deflate",
         "_head",
         "_idle",
         "_phase",
@@ -92,6 +93,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._task: asyncio.Task[None] | None = None
         self._client: tuple[str, int] | None = None
         self._conn: ServerConnection | None = None
+        self._deflate: PerMessageDeflate | None = None
         self._session: Session | None = None
 
     # --- asyncio protocol --------------------------------------------------------------------
@@ -155,6 +157,11 @@ class HttpConnection(asyncio.BufferedProtocol):
         data = self._conn.data_to_send()
         if data and not self._transport.is_closing():
             self._transport.write(data)
+
+    def send_prepared(self, frame: PreparedFrame) -> None:
+        # runtime.RawTransport (PubSub's fast lane): bytes encoded once for many connections.
+        assert self._conn is not None
+        self._conn.send_encoded(frame.encoded(self._deflate, self._conn.options))
 
     def close(self) -> None:
         if self._transport is not None:
@@ -368,6 +375,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         options = upgrade.options
         deflate = None if upgrade.deflate is None else PerMessageDeflate(upgrade.deflate, options)
         self._conn = conn = ServerConnection(options, deflate)
+        self._deflate = deflate
         transport.write(build_101(upgrade))
         # asyncio calls pause_writing()/resume_writing() at these marks (runtime flow control).
         transport.set_write_buffer_limits(
