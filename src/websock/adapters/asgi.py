@@ -50,6 +50,11 @@ def request_from_scope(scope: Scope) -> Request:
         (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
         for name, value in scope.get("headers", ())
     )
+    subprotocols = scope.get("subprotocols")
+    if subprotocols and "sec-websocket-protocol" not in headers:
+        # Some servers (uvicorn's wsproto) move the offer out of the headers into
+        # scope["subprotocols"]; websock.upgrade() reads it from the header (RFC 6455 §4.2.1).
+        headers = Headers([*headers.raw, ("sec-websocket-protocol", ", ".join(subprotocols))])
     client = scope.get("client")
     default_scheme = "ws" if scope["type"] == "websocket" else "http"
     return Request(

@@ -182,9 +182,7 @@ class Server:
     websockets close what is left and stop listening.
     """
 
-    def __init__(
-        self, app: WebSockApp, host: str | None, port: int | None, **kwargs: Any
-    ) -> None:
+    def __init__(self, app: WebSockApp, host: str | None, port: int | None, **kwargs: Any) -> None:
         self.app = app
         self.sessions = SessionRegistry()
         self._decisions: dict[ServerConnection, Any] = {}

@@ -16,7 +16,9 @@ Features:
                      ``compress=False`` does not; "server-wide": the host negotiates it on
                      its own settings whatever the option; "none": never.
 ``close_reason``     the text of ``Stop(message=...)`` reaches the client's close frame.
-``remote_reason``    ``terminate`` gets the client's close text in ``Remote.message``.
+``remote_close``     what ``terminate`` learns when the client closes with a code and a
+                     text: "code+reason" (``Remote(code, message)``), "code" (the host
+                     drops the text), "lost" (the host reports 1006, so ``Error``).
 ``shutdown``         on a graceful server stop: the close code the client sees and the
                      terminate reason's kind.
 """
@@ -33,7 +35,7 @@ FEATURES = (
     "server_ping",
     "compression",
     "close_reason",
-    "remote_reason",
+    "remote_close",
     "shutdown",
 )
 
@@ -43,7 +45,7 @@ _FULL: dict[str, Any] = {
     "server_ping": True,
     "compression": "per-connection",
     "close_reason": True,
-    "remote_reason": True,
+    "remote_close": "code+reason",
     "shutdown": "1001 Shutdown",
 }
 
@@ -62,7 +64,8 @@ CAPABILITIES: dict[str, dict[str, Any]] = {
     "uvicorn-websockets-sansio": dict(_UVICORN),
     "uvicorn-websockets": dict(_UVICORN),
     "uvicorn-wsproto": dict(_UVICORN),
-    "hypercorn": dict(_ASGI),
+    # hypercorn reports a client close as 1006, and cancels the app at graceful_timeout.
+    "hypercorn": {**_ASGI, "remote_close": "lost", "shutdown": "1011 Error"},
     "daphne": {**_ASGI, "denial": "403", "compression": "none"},
     "granian": {**_ASGI, "compression": "none"},
     "starlette": dict(_UVICORN),

@@ -97,7 +97,8 @@ class ThreadHost(Running):
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(START_TIMEOUT)
-        self._sock.close()
+        with contextlib.suppress(OSError):  # some hosts close the adopted socket themselves
+            self._sock.close()
         if self._thread.is_alive():
             raise RuntimeError(f"{self.name} did not stop within {START_TIMEOUT}s")
         if self._error is not None:
@@ -245,7 +246,24 @@ def _fastapi_app() -> Any:
 # -- in-process hosts ---------------------------------------------------------------------------
 
 
+def _import_quietly(module: str) -> None:
+    """Import a host module that uses a deprecated API of its own dependencies (uvicorn's
+    "websockets" implementation imports ``websockets.legacy``): the warning is the host's
+    business, and the suite runs with warnings as errors."""
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        importlib.import_module(module)
+
+
 def _uvicorn(ws: str, make_app: Callable[[], Any] = _asgi_app) -> Callable[[], Running]:
+    def start() -> Running:
+        if ws == "websockets":
+            _import_quietly("uvicorn.protocols.websockets.websockets_impl")
+        return ThreadHost(f"uvicorn-{ws}", main).start()
+
     async def main(sock: socket.socket, stop: asyncio.Event) -> None:
         import uvicorn
 
@@ -258,7 +276,7 @@ def _uvicorn(ws: str, make_app: Callable[[], Any] = _asgi_app) -> Callable[[], R
         server.should_exit = True
         await task
 
-    return lambda: ThreadHost(f"uvicorn-{ws}", main).start()
+    return start
 
 
 def _hypercorn() -> Running:
@@ -268,7 +286,7 @@ def _hypercorn() -> Running:
 
         config = Config()
         config.bind = [f"fd://{sock.fileno()}"]
-        config.graceful_timeout = 5.0
+        config.graceful_timeout = 2.0
         config.websocket_max_message_size = 16 << 20
         config.loglevel = "WARNING"
         await serve(_asgi_app(), config, shutdown_trigger=stop.wait)

@@ -49,7 +49,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: Warnings that hosts raise about their *own* dependencies, in their own threads, per
+#: connection (uvicorn's deprecated "websockets" implementation drives websockets.legacy).
+#: They are the hosts' business, not failures of the contract.
+HOST_WARNINGS = (
+    "ignore:remove second argument of ws_handler:DeprecationWarning",
+    "ignore:websockets.legacy is deprecated:DeprecationWarning",
+    "ignore:websockets.server.WebSocketServerProtocol is deprecated:DeprecationWarning",
+    "ignore:The `websockets` implementation is deprecated:UserWarning",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    for line in HOST_WARNINGS:
+        config.addinivalue_line("filterwarnings", line)
     config.stash[_OBSERVED] = {}
     config.stash[_OUTCOMES] = {}
 
@@ -114,7 +127,9 @@ class Contract:
     def host(self) -> str:
         return self.spec.name
 
-    def url(self, path: str = "/ws", server: Running | None = None, **query: Any) -> tuple[str, str]:
+    def url(
+        self, path: str = "/ws", server: Running | None = None, **query: Any
+    ) -> tuple[str, str]:
         """A URL on the server with a fresh connection id; returns ``(url, id)``."""
         conn_id = uuid.uuid4().hex
         params = {"id": conn_id, "rec": self.recorder.port, **query}
