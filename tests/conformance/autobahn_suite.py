@@ -500,7 +500,22 @@ WEBSOCK_AUTOBAHN_CASES='1.*,2.*,7.*' python3 dev.py test --no-lint tests/conform
 python tests/conformance/autobahn_suite.py summarize --write docs/conformance.md   # this page
 ```
 
-Reports (per-case JSON and HTML) land in `reports/autobahn/<agent>/`.
+Reports (per-case JSON and HTML) land in `reports/autobahn/<agent>/`. `python3 dev.py test
+-m "not slow"` leaves the long runs out.
+
+The runner serves any command line, so hosts use it too (`{port}` and `{python}` are filled in):
+
+```python
+from tests.conformance.autobahn_suite import run_suite
+
+result = run_suite(["{python}", "-m", "uvicorn", "my.module:asgi_app", "--port", "{port}"],
+                   agent="uvicorn")
+result.check()   # AssertionError with the table below and every failing case
+```
+
+```sh
+python tests/conformance/autobahn_suite.py run --agent NAME --cases '1.*' -- CMD ... {port}
+```
 """
 
 
