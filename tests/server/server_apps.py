@@ -9,7 +9,8 @@ Routes of ``app``:
     /big         echo with 16 MiB limits
     /slow        echo from an async handle_in that suspends
 Query ``compress=1`` turns permessage-deflate on; /probe takes ``timeout``,
-``ping_interval``, ``ping_timeout`` and ``max_message_size`` from the query too.
+``ping_interval``, ``ping_timeout``, ``max_message_size`` and ``max_write_buffer`` from
+the query too.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Probe(websock.Handler):
     ``stop`` (1000), ``restart`` (1012), ``code 4321 text`` (a custom close),
     ``fail`` (Stop with an abnormal reason → 1011), ``raise`` (handle_in raises → 1011),
     ``bad`` (a non-result → 1011), ``ping`` (push a Ping), ``frames`` (push three frames),
+    ``flood N`` (push N binary frames of 1 MiB at once),
     anything else is echoed.
     """
 
@@ -84,6 +86,8 @@ class Probe(websock.Handler):
                 return Push(websock.Ping(b"probe"), state)
             case "frames":
                 return Push(["one", b"two", Text("three")], state)
+            case "flood":
+                return Push([bytes(MiB)] * int(rest), state)
         return Push(message, state)
 
     def handle_control(self, frame: Any, state: Any) -> Ok:
@@ -138,12 +142,13 @@ async def route(request: websock.Request, probe: Probe) -> Any:
         case "/probe":
             # Numeric query parameters become upgrade options ("none" disables a timer).
             options: dict[str, Any] = {}
-            for name in ("timeout", "ping_interval", "ping_timeout", "max_message_size"):
+            for name in ("timeout", "ping_interval", "ping_timeout"):
                 if name in query:
                     value = query[name][0]
                     options[name] = None if value == "none" else float(value)
-            if "max_message_size" in options:
-                options["max_message_size"] = int(options["max_message_size"])
+            for name in ("max_message_size", "max_write_buffer"):
+                if name in query:
+                    options[name] = int(query[name][0])
             return websock.upgrade(request, probe, None, compress=compress, **options)
         case "/slow":
             return websock.upgrade(request, SlowEcho(), None)

@@ -13,6 +13,7 @@ import websockets
 import websock
 from tests.server.rawhttp import Raw, handshake
 from tests.server.server_apps import Echo, Probe, make_app
+from websock.protocol.events import CloseReceived
 from websock.server import HttpLimits, Server
 
 RawConnect = Callable[[int], Awaitable[Raw]]
@@ -262,3 +263,44 @@ async def test_both_http_parsers_serve_upgrades() -> None:
         ):
             await ws.send(parser)
             assert await ws.recv() == parser
+
+
+# --- graceful shutdown edge cases ----------------------------------------------------------
+
+
+async def test_shutdown_drops_a_peer_that_never_answers_the_close(
+    probe: Probe, raw_connect: RawConnect
+) -> None:
+    server = await websock.serve(make_app(probe), port=0, shutdown_timeout=0.3)
+    raw = await raw_connect(server.port)
+    await raw.upgrade("/probe")
+    async with asyncio.timeout(TIMEOUT):
+        await server.shutdown()  # returns at the deadline, having dropped the silent peer
+    events = []
+    async with asyncio.timeout(TIMEOUT):
+        while data := await raw.reader.read(65536):
+            events += raw.ws.receive_data(data)
+    assert events and events[-1] == CloseReceived(1001, "server shutting down")
+    assert await probe.ended() == [websock.Shutdown()]
+    assert server.connection_count == 0
+
+
+async def test_upgrade_decided_during_shutdown_gets_503(raw_connect: RawConnect) -> None:
+    called = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_app(request: websock.Request) -> websock.Upgrade:
+        called.set()
+        await release.wait()
+        return websock.upgrade(request, Echo(), None)
+
+    server = await websock.serve(slow_app, port=0, shutdown_timeout=5)
+    raw = await raw_connect(server.port)
+    raw.send(handshake("/"))
+    async with asyncio.timeout(TIMEOUT):
+        await called.wait()
+        server.close()  # the shutdown begins now; the app answers a stopping server
+        release.set()
+        status, headers, body = await raw.response()
+        await server.shutdown()
+    assert (status, headers["connection"], body) == (503, "close", b"server shutting down\n")

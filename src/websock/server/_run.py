@@ -46,7 +46,6 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
     await server.start()
     loop = asyncio.get_running_loop()
     signals = 0
-    stopping: list[asyncio.Task[None]] = []  # keeps the shutdown task referenced
 
     def on_signal(signum: int) -> None:
         nonlocal signals
@@ -54,7 +53,7 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
         name = signal.Signals(signum).name
         if signals == 1:
             logger.info("%s received: shutting down gracefully", name)
-            stopping.append(loop.create_task(server.shutdown()))
+            server.close()  # serve_forever() returns when the drain is complete
         else:
             logger.warning("%s received again: dropping every connection now", name)
             server.abort_all()

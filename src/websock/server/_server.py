@@ -164,21 +164,24 @@ class Server:
             raise
 
     async def shutdown(self, code: int | None = None, timeout: float | None = None) -> None:
-        """Graceful shutdown; concurrent and repeated calls wait for the same one."""
+        """Graceful shutdown (see ``close()``), returning once it is complete; concurrent
+        and repeated calls wait for the same one."""
         if self._starting is None:
             return
         await asyncio.shield(self._starting)
-        if self._stopping is None:
-            self._stopping = asyncio.ensure_future(
-                self._shutdown(
-                    self.shutdown_code if code is None else code,
-                    self.shutdown_timeout if timeout is None else timeout,
-                )
-            )
+        self.close(code, timeout)
+        assert self._stopping is not None
         await asyncio.shield(self._stopping)
 
-    async def _shutdown(self, code: int, timeout: float) -> None:
-        assert self._server is not None and self._state is not None and self._stopped is not None
+    def close(self, code: int | None = None, timeout: float | None = None) -> None:
+        """Begin the graceful shutdown now: stop accepting, ``terminate(Shutdown())`` and a
+        close frame with ``code`` for every WebSocket, idle HTTP connections closed, requests
+        in flight answered then closed. Await ``shutdown()`` for the end: the close
+        handshakes complete, or ``timeout`` seconds pass and the rest are dropped."""
+        if self._stopping is not None or self._server is None:
+            return
+        assert self._state is not None
+        code = self.shutdown_code if code is None else code
         state = self._state
         state.closing = True
         self._server.close()  # stop accepting (existing connections are ours to end)
@@ -190,6 +193,13 @@ class Server:
             connection.shutdown(code, self.shutdown_reason)
             if connection.session is not None:
                 sessions.append(connection.session)
+        self._stopping = asyncio.ensure_future(
+            self._drain(sessions, self.shutdown_timeout if timeout is None else timeout)
+        )
+
+    async def _drain(self, sessions: list[Session], timeout: float) -> None:
+        assert self._server is not None and self._state is not None and self._stopped is not None
+        state = self._state
         try:
             async with asyncio.timeout(timeout):
                 await state.wait_drained()
