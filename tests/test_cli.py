@@ -234,3 +234,15 @@ async def test_demo_prints_its_url_and_serves_the_page(cli: list[Cli]) -> None:
         await ws.send("hello room")
         assert '"text": "hello room"' in str(await ws.recv())
     assert await demo.stop() == 0
+
+
+async def test_port_in_use_and_bad_shutdown_code_are_clear_errors(cli: list[Cli]) -> None:
+    first = await start(cli, "serve", APP, "--port", "0")
+    port = (await first.url()).rsplit(":", 1)[1]
+    second = await start(cli, "serve", APP, "--port", port)
+    assert await second.exit_status() == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in "\n".join(second.lines)
+    third = await start(cli, "serve", APP, "--shutdown-code", "1005")
+    assert await third.exit_status() == 1
+    assert "--shutdown-code" in "\n".join(third.lines)
+    assert await first.stop() == 0

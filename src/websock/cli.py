@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .exceptions import HandlerError
+from .results import check_close
 from .server._limits import HttpLimits
 
 __all__ = ["load_app", "main"]
@@ -131,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("websock: --workers must be at least 1")
     if args.keyfile and not args.certfile:
         raise SystemExit("websock: --keyfile needs --certfile")
+    try:
+        check_close(args.shutdown_code, "")
+    except HandlerError as exc:
+        raise SystemExit(f"websock: --shutdown-code: {exc}") from None
     if args.workers > 1:
         from .server._workers import supervise
 

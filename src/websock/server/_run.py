@@ -37,7 +37,12 @@ def run(app: App, *, use_uvloop: bool = True, banner: str | None = None, **optio
     one drops every connection at once.
     """
     with asyncio.Runner(loop_factory=new_event_loop_factory(use_uvloop)) as runner:
-        runner.run(_serve(app, banner, options))
+        try:
+            runner.run(_serve(app, banner, options))
+        except OSError as exc:  # the address is taken, not ours, ...
+            where = f"{options.get('host', '127.0.0.1')}:{options.get('port', 8000)}"
+            logger.error("websock cannot listen on %s: %s", where, exc)
+            return 1
     return 0
 
 
