@@ -105,6 +105,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client = (str(peer[0]), int(peer[1]))
         self._state.connections.add(self)
+        if self._state.closing:  # accepted just before the listener closed
+            transport.close()
+            return
         self._arm(self._state.limits.handshake_timeout)
 
     def get_buffer(self, sizehint: int) -> memoryview:
