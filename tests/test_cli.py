@@ -33,8 +33,9 @@ class Cli:
         self._reader = asyncio.ensure_future(self._read(proc.stderr))
 
     @classmethod
-    async def start(cls, *args: str) -> Cli:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    async def start(cls, *args: str, env: dict[str, str] | None = None) -> Cli:
+        env = dict(os.environ, **(env or {}))
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -92,8 +93,8 @@ async def cli() -> AsyncIterator[list[Cli]]:
         await process.exit_status()
 
 
-async def start(started: list[Cli], *args: str) -> Cli:
-    process = await Cli.start(*args)
+async def start(started: list[Cli], *args: str, env: dict[str, str] | None = None) -> Cli:
+    process = await Cli.start(*args, env=env)
     started.append(process)
     return process
 
@@ -192,8 +193,25 @@ async def test_tls_options(cli: list[Cli], tmp_path: Path) -> None:
     assert await server.stop() == 0
 
 
-async def test_stdlib_event_loop_and_python_parser(cli: list[Cli]) -> None:
-    server = await start(cli, "serve", APP, "--port", "0", "--no-uvloop", "--http-parser", "python")
+async def test_uvloop_and_httptools_by_default(cli: list[Cli]) -> None:
+    server = await start(cli, "serve", APP, "--port", "0")
+    await server.wait_for(r"event loop: uvloop; HTTP parser: httptools")
+    await echo_once(await server.url() + "/echo")
+    assert await server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--no-uvloop", "--http-parser", "python"], {}),
+        ([], {"WEBSOCK_NO_EXTENSIONS": "1"}),
+    ],
+)
+async def test_stdlib_event_loop_and_python_parser(
+    cli: list[Cli], args: list[str], env: dict[str, str]
+) -> None:
+    server = await start(cli, "serve", APP, "--port", "0", *args, env=env)
+    await server.wait_for(r"event loop: asyncio; HTTP parser: python")
     await echo_once(await server.url() + "/echo")
     assert await server.stop() == 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -18,8 +19,11 @@ logger = logging.getLogger("websock.server")
 
 
 def new_event_loop_factory(use_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventLoop]:
-    """uvloop's loop when installed and wanted, else the stdlib's."""
-    if use_uvloop:
+    """uvloop's loop when installed and wanted, else the stdlib's.
+
+    WEBSOCK_NO_EXTENSIONS=1 (pure Python everywhere, for tests) also means the stdlib loop.
+    """
+    if use_uvloop and os.environ.get("WEBSOCK_NO_EXTENSIONS") != "1":
         try:
             import uvloop
         except ImportError:
@@ -49,6 +53,10 @@ def run(app: App, *, use_uvloop: bool = True, banner: str | None = None, **optio
 async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
     server = serve(app, **options)
     await server.start()
+    loop_name = (
+        "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
+    )
+    logger.info("event loop: %s; HTTP parser: %s", loop_name, server.http_parser)
     loop = asyncio.get_running_loop()
     signals = 0
 

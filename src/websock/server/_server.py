@@ -229,6 +229,11 @@ class Server:
             for connection in list(self._state.connections):
                 connection.abort()
 
+    @property
+    def http_parser(self) -> str:
+        """Which request-head parser this server uses: ``"httptools"`` or ``"python"``."""
+        return "httptools" if "httptools" in self._parse_head.__module__ else "python"
+
     # --- addresses -----------------------------------------------------------------------------
 
     @property
