@@ -25,6 +25,7 @@ class Recorder:
         self.log: list[tuple[Any, ...]] = []
         self.buffered = 0
         self.closed = False
+        self.frames_sent = asyncio.Event()
 
     def _check(self) -> None:
         assert not self.closed, f"transport used after close(): {self.log}"
@@ -32,6 +33,7 @@ class Recorder:
     def send_frames(self, frames: Sequence[OutFrame]) -> None:
         self._check()
         self.log.append(("frames", list(frames)))
+        self.frames_sent.set()
 
     def send_close(self, code: int | None, reason: str) -> None:
         self._check()
@@ -222,3 +224,32 @@ async def test_connection_lost_before_start_ends_quietly() -> None:
     await asyncio.wait_for(s.wait_closed(), 5)
     assert s.close_code == 1006
     assert handler.calls == []
+
+
+async def test_real_loop_clock_idle_timeout() -> None:
+    # The default clock is the running loop: no virtual time here, just a short timeout.
+    transport = Recorder()
+    s = Session(echo(), None, Options(timeout=0.02, ping_interval=None), transport)
+    s.start()
+    await asyncio.wait_for(s.wait_closed(), 5)
+    assert s.close_code == 1001
+    assert ("close_frame", 1001, "idle timeout") in transport.log
+
+
+async def test_real_loop_clock_keepalive_ping() -> None:
+    transport = Recorder()
+    s = Session(echo(), None, Options(timeout=None, ping_interval=0.01, ping_timeout=5), transport)
+    s.start()
+    await asyncio.wait_for(transport.frames_sent.wait(), 5)
+    assert transport.calls("frames")[0] == ("frames", [Ping(b"")])
+    s.feed([Pong(b"")])
+    s.shutdown()
+    s.feed([CloseReceived(1001, "")])
+    await asyncio.wait_for(s.wait_closed(), 5)
+
+
+def test_unsendable_protocol_error_code_becomes_1002() -> None:
+    from websock.exceptions import ProtocolError
+    from websock.runtime import close_policy
+
+    assert close_policy.protocol_error(ProtocolError(1006, "odd")).code == 1002

@@ -285,7 +285,9 @@ def bad_result(error: HandlerError) -> Closing:
 
 
 def protocol_error(error: ProtocolError) -> Closing:
-    return _closing(Ending.PROTOCOL_ERROR, Error(error), code=error.code, message=error.reason)
+    # The parser picks the code; one that may not be sent (RFC 6455 §7.4) becomes 1002.
+    code = error.code if is_sendable_close_code(error.code) else 1002
+    return _closing(Ending.PROTOCOL_ERROR, Error(error), code=code, message=error.reason)
 
 
 def peer_close(code: int | None, message: str) -> Closing:
