@@ -72,10 +72,12 @@ class Raw:
                     return events
 
     async def closed(self) -> bool:
-        """True once the server closed the TCP connection (EOF)."""
+        """True once the server closed the TCP connection (EOF); then, like a real client,
+        close our side too."""
         async with asyncio.timeout(TIMEOUT):
             while await self.reader.read(65536):
                 pass
+        self.writer.close()
         return True
 
     async def aclose(self) -> None:

@@ -37,9 +37,9 @@ async def test_await_serve_then_serve_forever_until_shutdown(
     raw.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert (await raw.response())[0] == 200
     async with asyncio.timeout(TIMEOUT):
-        await server.shutdown()
+        # The idle keep-alive connection is closed at once; the client closes on EOF.
+        await asyncio.gather(server.shutdown(), raw.closed())
         await forever
-    assert await raw.closed()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
 
@@ -154,6 +154,7 @@ async def test_a_silent_connection_is_closed_without_a_response(
         raw = await raw_connect(server.port)
         async with asyncio.timeout(TIMEOUT):
             assert await raw.reader.read() == b""
+        assert await raw.closed()
 
 
 # --- the app's decisions ---------------------------------------------------------------------
@@ -202,6 +203,7 @@ async def test_invalid_response_from_the_app_is_500(raw_connect: RawConnect) -> 
         raw.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         status, headers, _ = await raw.response()
         assert status == 500 and "set-cookie" not in headers
+        assert await raw.closed()
 
 
 @pytest.mark.parametrize(
@@ -302,5 +304,6 @@ async def test_upgrade_decided_during_shutdown_gets_503(raw_connect: RawConnect)
         server.close()  # the shutdown begins now; the app answers a stopping server
         release.set()
         status, headers, body = await raw.response()
+        assert await raw.closed()
         await server.shutdown()
     assert (status, headers["connection"], body) == (503, "close", b"server shutting down\n")

@@ -135,3 +135,24 @@ async def test_client_that_stops_reading_is_closed_with_1008(
                     assert event == Binary(bytes(1 << 20))
                     received += 1
     assert code == 1008 and 0 < received <= 48
+
+
+async def test_close_frame_survives_a_peer_that_keeps_sending(
+    server: Server, raw_connect: RawConnect
+) -> None:
+    # The server fails the connection while input is still arriving. Closing the socket
+    # with unread input would make the kernel send RST and could destroy the echo and
+    # the close frame in flight; the server half-closes and drains instead (Autobahn 4.1.5).
+    raw = await raw_connect(server.port)
+    await raw.upgrade("/echo")
+    raw.send(masked(0x1, b"Hello, world!"))
+    raw.send(masked(0x7, b"x" * 100))
+    for _ in range(64):
+        raw.send(os.urandom(4096))
+        await raw.writer.drain()
+    events = []
+    async with asyncio.timeout(10):
+        while data := await raw.reader.read(65536):
+            events += raw.ws.receive_data(data)
+    assert events[0] == Text("Hello, world!")
+    assert isinstance(events[-1], CloseReceived) and events[-1].code == 1002

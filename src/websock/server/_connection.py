@@ -42,6 +42,13 @@ _APP: Final = 2  # the app is deciding; reading paused
 _WEBSOCKET: Final = 3  # upgraded: bytes go to the frame parser
 _CLOSED: Final = 4
 
+#: Once we are done with a connection we half-close it and keep reading (and discarding)
+#: for at most this long. Closing a socket with unread input makes the kernel answer with
+#: RST, which can destroy what is still in flight to the peer: our close frame, the echo
+#: before it, an error response (RFC 6455 §7.1.1: the server closes the TCP connection
+#: first, and cleanly; RFC 9112 §9.6 describes the same for HTTP).
+_LINGER: Final = 2.0
+
 
 def _plain(status: int, text: str) -> bytes:
     """A short text/plain answer after which we close the connection."""
@@ -69,6 +76,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         "_deflate",
         "_head",
         "_idle",
+        "_lingering",
         "_phase",
         "_reader",
         "_reading",
@@ -90,6 +98,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._idle = True  # no byte of the next request yet
         self._reading = True
         self._close_after = False  # answer the request in flight, then close
+        self._lingering = False  # half-closed by us, draining input until the peer's FIN
         self._task: asyncio.Task[None] | None = None
         self._client: tuple[str, int] | None = None
         self._conn: ServerConnection | None = None
@@ -114,15 +123,14 @@ class HttpConnection(asyncio.BufferedProtocol):
         return self._state.read_view
 
     def buffer_updated(self, nbytes: int) -> None:
-        data = self._state.read_view[:nbytes]
         conn = self._conn
-        if conn is not None:
-            events = conn.receive_data(data)
+        if conn is not None and not self._lingering:
+            events = conn.receive_data(self._state.read_view[:nbytes])
             if events:
                 assert self._session is not None
                 self._session.feed(events)
-            return
-        self._receive_http(data)
+        elif not self._lingering:
+            self._receive_http(self._state.read_view[:nbytes])
 
     def eof_received(self) -> bool | None:
         return None  # close our side too; connection_lost follows
@@ -167,8 +175,20 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._conn.send_encoded(frame.encoded(self._deflate, self._conn.options))
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        """Flush, send our FIN, drain the peer's input until its FIN (at most ``_LINGER``
+        seconds, then drop everything)."""
+        transport = self._transport
+        if transport is None or transport.is_closing() or self._lingering:
+            return
+        self._cancel_timer()
+        self._phase = _CLOSED
+        if not transport.can_write_eof():  # TLS: close() sends close_notify
+            transport.close()
+            return
+        self._lingering = True
+        transport.write_eof()  # after the buffered bytes
+        self.resume_reading()
+        self._timer = self._state.loop.call_later(_LINGER, transport.abort)
 
     def pause_reading(self) -> None:
         if self._reading and self._transport is not None and not self._transport.is_closing():
@@ -356,11 +376,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._advance()
 
     def _write_and_close(self, data: bytes) -> None:
-        self._cancel_timer()
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
-            self._transport.close()
-        self._phase = _CLOSED
+        self.close()
 
     def _log_rejected(self, status: int, reason: str, request: Request | None = None) -> None:
         where = f"{request.method} {request.path} " if request is not None else ""
