@@ -437,7 +437,7 @@ async def workload_d(target: Target, args: argparse.Namespace) -> dict[str, Any]
 
 async def workload_e(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     subscribe = client_frame(TEXT, b"sub")
-    clients = await _open_many(target, args.subscribers, args.concurrency, "/broadcast")
+    clients = await _open_many(target, args.subscribers, args.concurrency, args.path)
 
     async def join(client: Client) -> None:
         client.send(subscribe)
@@ -458,7 +458,7 @@ async def workload_e(target: Target, args: argparse.Namespace) -> dict[str, Any]
 
     for client in clients:
         client.start_counting(on_frames)
-    publisher = await target.connect("/broadcast")
+    publisher = await target.connect(args.path)
     publish = client_frame(TEXT, b"pub:" + PAYLOAD)
     times: list[float] = []
     cpu0, own0, t_all = target.server_cpu(), time.process_time(), time.perf_counter()
@@ -510,6 +510,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-connections", type=int, default=5000)
     parser.add_argument("--subscribers", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--path", default="/broadcast", help="workload e's endpoint")
     parser.add_argument("--concurrency", type=int, default=64, help="handshakes in flight")
     parser.add_argument("--settle", type=float, default=0.5)
     return parser.parse_args(argv)

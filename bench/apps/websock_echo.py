@@ -7,13 +7,13 @@ Echo: every message comes back unchanged (``Push(message)``), with websock's def
 (UTF-8 validation, limits, idle timeout, keepalive) left on: the contract is measured whole.
 
 Broadcast (workload e): a subscriber sends ``"sub"`` and gets ``"ok"`` once subscribed to
-the topic; a publisher sends ``"pub:<text>"`` and every subscriber receives ``<text>`` through
-``websock.PubSub.broadcast`` → ``handle_info`` → ``Push``.
+the topic; a publisher sends ``"pub:<text>"`` and every subscriber receives ``<text>``. On
+``/broadcast`` through the fast lane ``websock.PubSub.broadcast_frame``; on
+``/broadcast-info`` through ``PubSub.broadcast`` → ``handle_info`` → ``Push``.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import websock
@@ -36,33 +36,40 @@ class Echo(Handler):
 
 
 class Broadcast(Handler):
-    def __init__(self, pubsub: Any) -> None:
+    """Subscribe on "sub"; on "pub:<text>", send <text> to every subscriber.
+
+    ``fast=True`` uses the fast lane (``broadcast_frame``: one frame encoded once, queued
+    to every subscriber without waking its handler); otherwise ``broadcast`` delivers the
+    message to each subscriber's ``handle_info``, which pushes it.
+    """
+
+    def __init__(self, pubsub: Any, *, fast: bool) -> None:
         self.pubsub = pubsub
+        self.fast = fast
 
     def init(self, arg: Any) -> Result:
         return Ok(None)
 
-    async def handle_in(self, message: Any, state: Any) -> Result:
+    def handle_in(self, message: Any, state: Any) -> Result:
         if isinstance(message, Text):
             if message.data == "sub":
-                await _maybe_await(self.pubsub.subscribe(TOPIC))
+                self.pubsub.subscribe(TOPIC)
                 return Push(Text("ok"), state)
             if message.data.startswith("pub:"):
-                await _maybe_await(self.pubsub.broadcast(TOPIC, Text(message.data[4:])))
+                payload = Text(message.data[4:])
+                if self.fast:
+                    self.pubsub.broadcast_frame(TOPIC, payload)
+                else:
+                    self.pubsub.broadcast(TOPIC, payload)
         return Ok(state)
 
     def handle_info(self, message: Any, state: Any) -> Result:
         return Push(message, state)
 
 
-async def _maybe_await(value: Any) -> None:
-    # PubSub calls may be plain or coroutine functions; the benchmark accepts either.
-    if inspect.isawaitable(value):
-        await value
-
-
 ECHO = Echo()
-_broadcast: Broadcast | None = None
+_broadcasts: dict[str, Broadcast] = {}
+BROADCAST_PATHS = {"/broadcast": True, "/broadcast-info": False}  # path -> fast lane
 
 
 def has_pubsub() -> bool:
@@ -70,9 +77,12 @@ def has_pubsub() -> bool:
 
 
 async def app(request: Request) -> Any:
-    global _broadcast
-    if request.path == "/broadcast" and has_pubsub():
-        if _broadcast is None:  # created inside the server's loop, on first use
-            _broadcast = Broadcast(websock.PubSub())
-        return websock.upgrade(request, _broadcast, None)
+    fast = BROADCAST_PATHS.get(request.path)
+    if fast is not None and has_pubsub():
+        if not _broadcasts:  # created inside the server's loop, on first use
+            pubsub = websock.PubSub()
+            _broadcasts.update(
+                {path: Broadcast(pubsub, fast=f) for path, f in BROADCAST_PATHS.items()}
+            )
+        return websock.upgrade(request, _broadcasts[request.path], None)
     return websock.upgrade(request, ECHO, None)
