@@ -224,3 +224,20 @@ def flatten(results: Results) -> Iterable[dict[str, Any]]:
         for server, cell in cells.items():
             for run in cell.runs:
                 yield {"workload": workload, "server": server, **run}
+
+
+DOC_START = "<!-- bench results: start (written by bench/run.py --update-docs) -->"
+DOC_END = "<!-- bench results: end -->"
+
+
+def embed(document: Path, results_markdown: str, note: str) -> None:
+    """Replace the results between the two markers of ``document`` with this run's tables."""
+    text = document.read_text()
+    head, _, rest = text.partition(DOC_START)
+    _, found, tail = rest.partition(DOC_END)
+    if not found:
+        raise ValueError(f"{document} lacks the markers {DOC_START!r} ... {DOC_END!r}")
+    body = results_markdown.split("\n", 1)[1].strip()  # drop the file's own "# ..." title
+    body = body.replace("\n### ", "\n#### ")  # nest under the document's section
+    block = f"{DOC_START}\n{note.strip()}\n\n{body}\n{DOC_END}"
+    document.write_text(head + block + tail)

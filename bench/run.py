@@ -58,6 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reference", default="picows", help="ratios are to this server")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--no-chart", action="store_true")
+    parser.add_argument(
+        "--update-docs",
+        metavar="NOTE",
+        help="also put the tables into docs/performance.md, after this note (e.g. the caveats)",
+    )
     parser.add_argument("--list", action="store_true", help="list the servers and exit")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -289,7 +294,11 @@ def machine() -> list[str]:
         if server_cpus and loadgen_cpus
         else "no pinning (fewer than 2 CPUs available)"
     )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return [
+        f"- websock at commit {commit or 'unknown'}.",
         f"- Machine: {os.cpu_count()} x {model}; Linux {platform.release()}; "
         f"Python {platform.python_version()}; {pinning}.",
         f"- Versions: {', '.join(versions)}.",
@@ -334,6 +343,8 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "latest.json").write_text(json.dumps(list(report.flatten(results)), indent=1))
     if not args.no_chart:
         report.chart(results, specs, args.out / "latest.png", f"websock benchmark, {started} UTC")
+    if args.update_docs:
+        report.embed(ROOT / "docs" / "performance.md", text, args.update_docs)
     print(text)
     print(f"done in {time.monotonic() - t0:.0f} s; results in {args.out}", flush=True)
 
