@@ -41,7 +41,7 @@ _PING: Final = 0x9
 _PONG: Final = 0xA
 _BAD_UTF8: Final = "text message is not valid UTF-8 (RFC 6455 §8.1)"
 
-from_bytes = int.from_bytes
+_from_bytes = int.from_bytes
 # Masking a small payload as integers (RFC 6455 §5.3): key * _REPEAT[n] copies the 4-byte
 # key every 32 bits, over at least n bytes; & _LOW[n] keeps exactly n bytes.
 _REPEAT: Final = tuple(sum(1 << (32 * i) for i in range((n + 3) // 4)) for n in range(126))
@@ -220,9 +220,9 @@ class ServerConnection:
                     if stop > end:
                         break
                     if length:
-                        key = from_bytes(view[pos + 2 : start], "little")
+                        key = _from_bytes(view[pos + 2 : start], "little")
                         payload = (
-                            from_bytes(view[start:stop], "little")
+                            _from_bytes(view[start:stop], "little")
                             ^ (key * _REPEAT[length] & _LOW[length])
                         ).to_bytes(length, "little")
                     else:
