@@ -196,10 +196,11 @@ def chart(results: Results, specs: dict[str, Workload], path: Path, title: str) 
         better = "higher is better" if metric.higher_is_better else "lower is better"
         axis.set_title(f"{workload.title}\n{metric.label} ({better}{ceiling})", fontsize=9)
         axis.tick_params(labelsize=8)
-        for y, value in enumerate(values):
+        axis.margins(x=0.15)  # room for the labels right of the whiskers
+        for y, (value, above) in enumerate(zip(values, high, strict=True)):
             axis.annotate(
                 format(value, metric.fmt),
-                (value, y),
+                (value + above, y),
                 fontsize=7,
                 va="center",
                 xytext=(3, 0),
