@@ -342,7 +342,12 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "latest.md").write_text(text)
     (args.out / "latest.json").write_text(json.dumps(list(report.flatten(results)), indent=1))
     if not args.no_chart:
-        report.chart(results, specs, args.out / "latest.png", f"websock benchmark, {started} UTC")
+        try:
+            report.chart(
+                results, specs, args.out / "latest.png", f"websock benchmark, {started} UTC"
+            )
+        except ImportError as exc:  # the tables are written already; say why there is no chart
+            print(f"no chart: {exc} (pip install matplotlib, or the dev extra)", flush=True)
     if args.update_docs:
         report.embed(ROOT / "docs" / "performance.md", text, args.update_docs)
     print(text)
