@@ -540,7 +540,8 @@ class Session:
         self._pause_reading(_BUSY)
         self.handle._hold()
         context = contextvars.copy_context()  # carries current → connection() works
-        self._task = self._loop.create_task(self._run_task(), context=context)
+        self._task = task = self._loop.create_task(self._run_task(), context=context)
+        task.add_done_callback(self._task_done)
 
     async def _run_task(self) -> None:
         try:
@@ -562,15 +563,26 @@ class Session:
                 if self._continue():
                     return
         finally:
-            self._task = None
-            # We stopped reading meanwhile: silence while busy is not the peer's.
-            self._last_in = max(self._last_in, self._time())
-            self._resume_reading(_BUSY)
-            if self._terminate_due:
-                self._run_terminate()
-            self._update_mailbox()
-            self._finish_entry()
-            self._maybe_done()
+            self._after_task()
+
+    def _after_task(self) -> None:
+        self._task = None
+        # We stopped reading meanwhile: silence while busy is not the peer's.
+        self._last_in = max(self._last_in, self._time())
+        self._resume_reading(_BUSY)
+        if self._terminate_due:
+            self._run_terminate()
+        self._update_mailbox()
+        self._finish_entry()
+        self._maybe_done()
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never ran _run_task's finally.
+        if self._task is task:
+            if self._suspended is not None:
+                self._suspended[0].close()  # the adopted coroutine: unwind it
+                self._suspended = None
+            self._after_task()
 
     def _continue(self) -> bool:
         """Inside the task: the deferred events, then the mailbox. False on suspension."""
@@ -631,14 +643,18 @@ class Session:
     # ==== flow control ==================================================================
 
     def _pause_reading(self, why: int) -> None:
+        if self._phase is _Phase.CLOSED:
+            return  # the transport is closed or closing: leave it alone
         if not self._read_paused:
             self._transport.pause_reading()
         self._read_paused |= why
 
     def _resume_reading(self, why: int) -> None:
+        if self._phase is _Phase.CLOSED:
+            return
         if self._read_paused & why:
             self._read_paused &= ~why
-            if not self._read_paused and self._phase is not _Phase.CLOSED:
+            if not self._read_paused:
                 self._transport.resume_reading()
 
     def _finish_entry(self) -> None:
