@@ -253,3 +253,26 @@ def test_unsendable_protocol_error_code_becomes_1002() -> None:
     from websock.runtime import close_policy
 
     assert close_policy.protocol_error(ProtocolError(1006, "odd")).code == 1002
+
+
+async def test_transport_lost_before_the_adopted_task_first_ran() -> None:
+    unwound: list[str] = []
+
+    class Suspends(Scripted):
+        async def handle_in(self, message: Any, state: Any) -> Any:
+            try:
+                await asyncio.sleep(0)
+            finally:
+                unwound.append("unwound")
+            return Ok(state)
+
+    handler = Suspends()
+    transport = Recorder()
+    s = session(handler, transport)
+    s.start()
+    s.feed([Text("x")])  # suspends: a task is created but has not run yet
+    transport.closed = True
+    s.connection_lost(None)  # cancels it before its first step
+    await asyncio.wait_for(s.wait_closed(), 5)
+    assert unwound == ["unwound"]
+    assert handler.names().count("terminate") == 1
