@@ -47,8 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a ~1-minute smoke run")
-    parser.add_argument("--servers", nargs="+", help="names, space- or comma-separated")
-    parser.add_argument("--workloads", nargs="+", help=f"from {WORKLOADS!r} (default: all)")
+    parser.add_argument(
+        "--servers", nargs="+", metavar="NAME", help="space- or comma-separated (see --list)"
+    )
+    parser.add_argument(
+        "--workloads", nargs="+", metavar="W", help=f"letters from {WORKLOADS!r} (default: all)"
+    )
     parser.add_argument("--repeat", type=int, help="runs per server and workload (3; quick 1)")
     parser.add_argument("--warmup", type=float, help="seconds before measuring (1; quick 0.3)")
     parser.add_argument("--duration", type=float, help="seconds measured (3; quick 1)")
@@ -56,8 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--subscribers", type=int, help="workload e (10000; quick 1000)")
     parser.add_argument("--rounds", type=int, help="broadcasts in workload e (5; quick 3)")
     parser.add_argument("--reference", default="picows", help="ratios are to this server")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--no-chart", action="store_true")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results", help="(bench/results)"
+    )
+    parser.add_argument("--no-chart", action="store_true", help="skip the PNG")
     parser.add_argument(
         "--update-docs",
         metavar="NOTE",
