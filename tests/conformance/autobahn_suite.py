@@ -27,6 +27,7 @@ cases for quick runs; the default is all 517.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -435,6 +436,48 @@ def run_suite(
     python27 = ensure_installed(python27, quiet=True)
     chosen, skipped = selected_cases(cases, exclude)
     outdir = outdir or REPORTS / "autobahn" / agent
+    if timeout is None:
+        timeout = 3600.0 if chosen == ["*"] else 600.0
+    with _exclusive(outdir, timeout):
+        return _run_locked(
+            server_command, agent, chosen, skipped, outdir, env, timeout, python27, title
+        )
+
+
+@contextmanager
+def _exclusive(outdir: Path, timeout: float) -> Iterator[None]:
+    """One run per report folder at a time: developers share a work tree, and a second run
+    would wipe the first one's reports while wstest writes them."""
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = outdir.parent / f".{outdir.name}.lock"
+    deadline = time.monotonic() + timeout
+    with lock_path.open("w") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    message = f"another Autobahn run kept {outdir} for {timeout}s"
+                    raise AssertionError(message) from None
+                time.sleep(1.0)  # another run owns the folder; it ends on its own
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_locked(
+    server_command: Sequence[str],
+    agent: str,
+    chosen: list[str],
+    skipped: list[str],
+    outdir: Path,
+    env: Mapping[str, str] | None,
+    timeout: float,
+    python27: str,
+    title: str | None,
+) -> SuiteResult:
     shutil.rmtree(outdir, ignore_errors=True)
     outdir.mkdir(parents=True)
     port = free_port()
@@ -448,8 +491,6 @@ def run_suite(
     }
     spec_path = outdir / "fuzzingclient.json"
     spec_path.write_text(json.dumps(spec, indent=2) + "\n")
-    if timeout is None:
-        timeout = 3600.0 if chosen == ["*"] else 600.0
     wstest_log = outdir / "wstest.log"
     started = time.monotonic()
     server_log = outdir / "server.log"
