@@ -276,3 +276,29 @@ async def test_transport_lost_before_the_adopted_task_first_ran() -> None:
     await asyncio.wait_for(s.wait_closed(), 5)
     assert unwound == ["unwound"]
     assert handler.names().count("terminate") == 1
+
+
+async def test_write_buffer_bound_is_checked_when_the_flush_itself_crosses_high_water() -> None:
+    # Like asyncio: the transport calls pause_writing() from inside write()/flush().
+    class Buffering(Recorder):
+        session: Session
+        pending = 0
+
+        def send_frames(self, frames: Sequence[OutFrame]) -> None:
+            super().send_frames(frames)
+            self.pending += sum(len(f) for f in frames if isinstance(f, str))
+
+        def flush(self) -> None:
+            super().flush()
+            self.buffered += self.pending
+            self.pending = 0
+            if self.buffered > 50:
+                self.session.pause_writing()
+
+    transport = Buffering()
+    s = session(echo(), transport, max_write_buffer=100, write_high_water=50, write_low_water=10)
+    transport.session = s
+    s.start()
+    s.feed([Text("x" * 200)])  # one push, far over the bound, to a peer that reads nothing
+    assert s.close_code == 1008
+    assert transport.log[-1] == ("close",)

@@ -240,10 +240,7 @@ class Session:
                     break
         finally:
             current.reset(token)
-        if self._write_paused or self._transport_closed:
-            self._finish_entry()
-        else:
-            self._flush()
+        self._finish_entry()
 
     def pause_writing(self) -> None:
         """The transport's buffer went above high water: stop reading and delivering."""
@@ -658,14 +655,16 @@ class Session:
                 self._transport.resume_reading()
 
     def _finish_entry(self) -> None:
-        """End of a unit of work: one flush, then the outbound bound."""
+        """End of a unit of work: one flush, then the outbound bound. The flush itself may
+        have crossed high water (the transport calls pause_writing() synchronously), so the
+        bound is checked after it."""
         if self._transport_closed:
             return
         self._flush()
-        if self._write_paused and self._phase is not _Phase.CLOSED:
+        if self._write_paused and self._open:
             size = self._transport.write_buffer_size()
             limit = self._options.max_write_buffer
-            if size > limit and self._open:
+            if size > limit:
                 self._end(close_policy.write_buffer_full(size, limit))  # flushes, closes
 
     # ==== timers ========================================================================
