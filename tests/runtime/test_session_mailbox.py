@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import websock
 from tests.runtime.handlers import Scripted
 from websock import Binary, MailboxFull, Ok, Push, Text
 from websock.runtime.handle import ConnectionHandle
@@ -19,10 +20,20 @@ def echo_info() -> Scripted:
     return Scripted({"handle_info": lambda m, s: Push(str(m), s)})
 
 
+def keeps_its_handle(handles: list[ConnectionHandle]) -> Scripted:
+    """init stores ``websock.connection()`` for use from elsewhere, as apps do."""
+
+    def init(arg: Any) -> Any:
+        handles.append(websock.connection())
+        return Ok(0)
+
+    return Scripted({"init": init, "handle_info": lambda m, s: Push(str(m), s)})
+
+
 async def test_send_from_another_thread_arrives_in_order() -> None:
-    handler = echo_info()
-    async with TestClient(handler, mailbox_size=1000) as c:
-        handle = c.session.handle
+    handles: list[ConnectionHandle] = []
+    async with TestClient(keeps_its_handle(handles), mailbox_size=1000) as c:
+        (handle,) = handles
         thread = threading.Thread(target=lambda: [handle.send(n) for n in range(200)])
         thread.start()
         received = [await c.receive() for _ in range(200)]
@@ -32,9 +43,9 @@ async def test_send_from_another_thread_arrives_in_order() -> None:
 
 
 async def test_send_from_another_task() -> None:
-    handler = echo_info()
-    async with TestClient(handler) as c:
-        handle = c.session.handle
+    handles: list[ConnectionHandle] = []
+    async with TestClient(keeps_its_handle(handles)) as c:
+        (handle,) = handles
 
         async def producer() -> None:
             for n in range(3):
