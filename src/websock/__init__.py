@@ -41,8 +41,9 @@ from .results import (
 # binding the function here keeps ``websock.upgrade`` the function whoever imports first.
 from .upgrade import Upgrade, upgrade
 
-if TYPE_CHECKING:  # PubSub joins these once websock.pubsub defines it
+if TYPE_CHECKING:
     from . import testing
+    from .pubsub import PubSub
     from .runtime.context import connection
     from .runtime.handle import ConnectionHandle
     from .server import serve
