@@ -216,3 +216,28 @@ async def test_frames_pushed_while_slow_wait_in_the_write_buffer() -> None:
         assert not c.closed  # below max_write_buffer
         await c.resume_writing()
         assert [await c.receive() for _ in range(2)] == [Text("abc"), Text("abc")]
+
+
+class Prepared:
+    """A stand-in for pubsub's PreparedFrame (the runtime only needs the protocol)."""
+
+    def __init__(self, message: str | bytes) -> None:
+        self.message = message
+
+    def encoded(self, deflate: object, options: object) -> bytes:
+        raise AssertionError("the in-memory transport frames for itself")
+
+
+async def test_send_prepared_fast_lane_results() -> None:
+    handler = echo_info()
+    async with TestClient(handler) as c:
+        before = c.flushes
+        assert c.session.send_prepared(Prepared("fan-out")) == "sent"
+        assert c.flushes == before + 1
+        assert await c.receive() == Text("fan-out")
+        c.pause_writing()
+        assert c.session.send_prepared(Prepared(b"dropped")) == "slow"
+        await c.resume_writing()
+        await c.assert_no_push()
+    assert c.session.send_prepared(Prepared("late")) == "closed"
+    assert handler.names().count("handle_info") == 0
