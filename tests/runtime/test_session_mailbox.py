@@ -241,3 +241,27 @@ async def test_send_prepared_fast_lane_results() -> None:
         await c.assert_no_push()
     assert c.session.send_prepared(Prepared("late")) == "closed"
     assert handler.names().count("handle_info") == 0
+
+
+async def test_many_threads_keep_per_sender_order_and_lose_nothing() -> None:
+    handles: list[ConnectionHandle] = []
+    async with TestClient(keeps_its_handle(handles), mailbox_size=10_000) as c:
+        (handle,) = handles
+
+        def sender(name: str) -> None:
+            for n in range(300):
+                handle.send(f"{name}:{n}")
+
+        threads = [threading.Thread(target=sender, args=(f"t{i}",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        received = [await c.receive() for _ in range(1200)]
+        for thread in threads:
+            await asyncio.wait_for(asyncio.to_thread(thread.join, 5), 6)
+        by_sender: dict[str, list[int]] = {}
+        for frame in received:
+            assert isinstance(frame, Text)
+            name, n = frame.data.split(":")
+            by_sender.setdefault(name, []).append(int(n))
+        assert by_sender == {f"t{i}": list(range(300)) for i in range(4)}
+        await c.assert_no_push()
