@@ -116,7 +116,11 @@ async def test_close_policy_from_another_thread() -> None:
         await asyncio.wait_for(asyncio.to_thread(thread.join, 5), 6)
         await c.advance(0)
         assert c.server_close_frame == (1008, "mailbox full")
-        assert handle.dropped_overflow == 4
+        # The first fits, the second overflows; the rest overflow too or, if the session
+        # ended first, arrive closed. Every one of the five is accounted for.
+        assert handle.received == 1
+        assert handle.dropped_overflow >= 1
+        assert handle.dropped_overflow + handle.dropped_closed == 5
         await c.resume_writing()
         await c.wait_closed()
 
