@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from ..exceptions import ConnectionClosed, HandlerError, ProtocolError
 from ..results import Binary, Ping, Pong, Text
+from . import _accel
 from .events import CloseReceived, Event
-from .frames import MAX_CONTROL_PAYLOAD, apply_mask, build_close, encode_header, parse_close
+from .frames import MAX_CONTROL_PAYLOAD, build_close, encode_header, parse_close
 from .utf8 import Utf8Decoder, check_pending, new_decoder
 
 if TYPE_CHECKING:
@@ -40,12 +41,6 @@ _CLOSE: Final = 0x8
 _PING: Final = 0x9
 _PONG: Final = 0xA
 _BAD_UTF8: Final = "text message is not valid UTF-8 (RFC 6455 §8.1)"
-
-_from_bytes = int.from_bytes
-# Masking a small payload as integers (RFC 6455 §5.3): key * _REPEAT[n] copies the 4-byte
-# key every 32 bits, over at least n bytes; & _LOW[n] keeps exactly n bytes.
-_REPEAT: Final = tuple(sum(1 << (32 * i) for i in range((n + 3) // 4)) for n in range(126))
-_LOW: Final = tuple((1 << (8 * n)) - 1 for n in range(126))
 
 
 class State(IntEnum):
@@ -204,39 +199,14 @@ class ServerConnection:
         expect_mask = self._expect_mask
         # Small frames (payload < 126) can skip the size checks when the limits allow them.
         small_ok = expect_mask and self._max_frame >= 131 and self._max_message >= 125
-        append = events.append
         while True:
             if small_ok and not self._in_frame and not self._msg_op:
-                # Fast path: whole small masked text/binary messages from a client,
-                # back to back; anything else falls through to the general parser.
-                while end - pos >= 6:
-                    b0 = view[pos]
-                    b1 = view[pos + 1]
-                    if not ((b0 == 0x81 or b0 == 0x82) and 0x80 <= b1 < 0xFE):
-                        break
-                    length = b1 - 0x80
-                    start = pos + 6
-                    stop = start + length
-                    if stop > end:
-                        break
-                    if length:
-                        key = _from_bytes(view[pos + 2 : start], "little")
-                        payload = (
-                            _from_bytes(view[start:stop], "little")
-                            ^ (key * _REPEAT[length] & _LOW[length])
-                        ).to_bytes(length, "little")
-                    else:
-                        payload = b""
-                    pos = stop
-                    if b0 == 0x82:
-                        append(Binary(payload))
-                        continue
-                    try:
-                        append(Text(payload.decode("utf-8")))
-                    except UnicodeDecodeError:
-                        if self._validate:
-                            raise ProtocolError(1007, _BAD_UTF8) from None
-                        append(Text(payload.decode("utf-8", "replace")))
+                # Fast path: whole small masked text/binary messages from a client, back
+                # to back, in one call (C when built); anything else falls through to the
+                # general parser.
+                pos = _accel.parse_small(view, pos, events, self._validate)
+                if pos < 0:
+                    raise ProtocolError(1007, _BAD_UTF8)
             if self._in_frame:
                 pos = self._consume_payload(view, pos, end)
                 if self._remaining:
@@ -304,7 +274,7 @@ class ServerConnection:
                 if not length:
                     payload = b""
                 elif expect_mask:
-                    payload = apply_mask(view[start:pos], view[start - 4 : start])
+                    payload = _accel.apply_mask(view[start:pos], view[start - 4 : start])
                 else:
                     payload = view[start:pos]
                 if opcode == _PING:
@@ -347,7 +317,7 @@ class ServerConnection:
                 if not length:
                     payload = b""
                 elif expect_mask:
-                    payload = apply_mask(view[start:pos], view[start - 4 : start])
+                    payload = _accel.apply_mask(view[start:pos], view[start - 4 : start])
                 else:
                     payload = view[start:pos]
                 if opcode == _TEXT:
@@ -405,10 +375,9 @@ class ServerConnection:
         chunk: bytes
         mask = self._frame_mask
         if mask is not None:
-            shift = self._frame_offset & 3
-            if shift:  # the payload continues mid-key (RFC 6455 §5.3: j = i MOD 4)
-                mask = mask[shift:] + mask[:shift]
-            chunk = apply_mask(view[pos : pos + take], mask)
+            # The payload may continue mid-key (RFC 6455 §5.3: j = i MOD 4); unmasking
+            # reads a view of the input, so the only copy is the unmasked one.
+            chunk = _accel.apply_mask(memoryview(view)[pos : pos + take], mask, self._frame_offset)
         else:
             chunk = view[pos : pos + take]
         self._frame_offset += take
@@ -479,7 +448,7 @@ class ServerConnection:
             header = encode_header(
                 b0 & 0x0F, n, fin=bool(b0 & 0x80), rsv1=bool(b0 & 0x40), mask=mask
             )
-            payload = apply_mask(payload, mask)
+            payload = _accel.apply_mask(payload, mask)
         elif n < 126:
             header = bytes((b0, n))
         else:

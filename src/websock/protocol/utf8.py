@@ -13,7 +13,9 @@ from __future__ import annotations
 import codecs
 from typing import Final
 
-__all__ = ["Utf8Decoder", "Utf8Validator", "check_pending", "new_decoder"]
+from . import _accel
+
+__all__ = ["Utf8Decoder", "Utf8Validator", "check_pending", "new_decoder", "utf8_check"]
 
 Utf8Decoder = codecs.IncrementalDecoder
 _factory: Final = codecs.getincrementaldecoder("utf-8")
@@ -34,6 +36,17 @@ def check_pending(decoder: Utf8Decoder) -> bool:
     return not (len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0)
 
 
+def utf8_check(data: bytes | bytearray | memoryview, state: int = 0) -> int:
+    """Check the next piece of a UTF-8 stream, failing at the first impossible byte.
+
+    Returns ``-1 - i`` where ``data[i]`` is the first byte that no valid UTF-8 can have
+    there, or else the new state: 0 when ``data`` ends at a character boundary, otherwise
+    the incomplete sequence at its end, to pass back with the next piece (a message that
+    ends in a state other than 0 is invalid). C when built, else the codec (``_accel``).
+    """
+    return _accel.utf8_check(data, state)
+
+
 class Utf8Validator:
     """Validate a byte stream piece by piece; once invalid it stays invalid.
 
@@ -41,23 +54,21 @@ class Utf8Validator:
     ``final=True``, is) valid UTF-8.
     """
 
-    __slots__ = ("_decoder", "_valid")
+    __slots__ = ("_state", "_valid")
 
     def __init__(self) -> None:
-        self._decoder = new_decoder()
+        self._state = 0
         self._valid = True
 
     def feed(self, data: bytes | bytearray | memoryview, final: bool = False) -> bool:
         if not self._valid:
             return False
-        try:
-            self._decoder.decode(data, final)
-        except UnicodeDecodeError:
-            self._valid = False
-        else:
-            self._valid = final or check_pending(self._decoder)
+        state = _accel.utf8_check(data, self._state)
+        self._state = state
+        # A message must not end inside a sequence (RFC 3629 §4).
+        self._valid = state >= 0 and not (final and state)
         return self._valid
 
     def reset(self) -> None:
-        self._decoder.reset()
+        self._state = 0
         self._valid = True
