@@ -7,9 +7,10 @@ may be a plain function or an ``async def``; the runtime inspects them once, at 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, Protocol, runtime_checkable
 
-from .results import Frame, Ok, Reason, Result
+from .results import Ok, Ping, Pong, Reason, Result
 
 __all__ = ["Handler", "HandlerProtocol"]
 
@@ -32,9 +33,9 @@ class Handler:
     One instance may serve many connections at once: keep per-connection data in ``state``.
     """
 
-    def handle_control(self, frame: Frame, state: Any) -> Result:
+    def handle_control(self, frame: Ping | Pong, state: Any) -> Result | Awaitable[Result]:
         """Called per inbound ping or pong, after the runtime already answered a ping."""
         return Ok(state)
 
-    def terminate(self, reason: Reason, state: Any) -> None:
+    def terminate(self, reason: Reason, state: Any) -> Awaitable[None] | None:
         """Called exactly once when the connection ends, whatever ended it."""
