@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from ..exceptions import ConnectionClosed, HandlerError, ProtocolError
 from ..results import Binary, Ping, Pong, Text
@@ -41,6 +41,10 @@ _CLOSE: Final = 0x8
 _PING: Final = 0x9
 _PONG: Final = 0xA
 _BAD_UTF8: Final = "text message is not valid UTF-8 (RFC 6455 §8.1)"
+# The 2-byte headers of unmasked, unfragmented, uncompressed text/binary frames with a
+# payload under 126 bytes (RFC 6455 §5.2), by payload length: what a server sends most.
+_TEXT_HEADERS: Final = tuple(bytes((0x80 | _TEXT, n)) for n in range(126))
+_BINARY_HEADERS: Final = tuple(bytes((0x80 | _BINARY, n)) for n in range(126))
 
 
 class State(IntEnum):
@@ -503,6 +507,33 @@ class ServerConnection:
 
     def send_frames(self, frames: Sequence[OutFrame | Text | Binary]) -> None:
         """Queue frames in order: ``str`` is a text message, bytes-like a binary one."""
+        if self._deflate is not None or self._client or self.close_sent:
+            self._send_frames(frames)
+            return
+        # Fast path: a server without compression sends a small str/bytes as one object,
+        # header and payload together (fewer pieces for data_to_send() to join).
+        out = self._out
+        for frame in frames:
+            kind = type(frame)
+            payload: bytes
+            if kind is str:
+                payload = cast(str, frame).encode("utf-8")
+                headers = _TEXT_HEADERS
+            elif kind is bytes:
+                payload = cast(bytes, frame)
+                headers = _BINARY_HEADERS
+            else:
+                self._send_frames((frame,))
+                continue
+            n = len(payload)
+            if n < 126:
+                out.append(headers[n] + payload)
+                self.frames_out += 1
+                self.bytes_out += n + 2
+            else:
+                self._frame(headers[0][0], payload)
+
+    def _send_frames(self, frames: Sequence[OutFrame | Text | Binary]) -> None:
         for frame in frames:
             if isinstance(frame, str):
                 self._data(_TEXT, frame.encode("utf-8"))
