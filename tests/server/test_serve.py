@@ -75,6 +75,18 @@ async def test_plain_responses_keep_alive_and_pipelining(
     assert await raw.closed()
 
 
+async def test_head_gets_the_headers_without_the_body(
+    server: Server, raw_connect: RawConnect
+) -> None:
+    raw = await raw_connect(server.port)
+    raw.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+    async with asyncio.timeout(TIMEOUT):
+        head = await raw.reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: 6\r\n" in head
+    # No body followed: the next bytes are the next response.
+    assert (await raw.response())[0] == 404
+
+
 async def test_request_body_is_read_and_discarded(server: Server, raw_connect: RawConnect) -> None:
     raw = await raw_connect(server.port)
     raw.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")

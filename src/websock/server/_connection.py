@@ -338,6 +338,9 @@ class HttpConnection(asyncio.BufferedProtocol):
                     exc,
                 )
             else:
+                if request.method == "HEAD":
+                    # RFC 9110 §9.3.2: the headers GET would get (Content-Length too), no body.
+                    data = data[: len(data) - len(result.body_bytes())]
                 if head.wants_upgrade and result.status >= 400:
                     self._log_rejected(result.status, "denied by the app", request)
                 self._respond(data, keep_alive)
