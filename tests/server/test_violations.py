@@ -105,11 +105,6 @@ async def test_peer_vanishing_mid_message_is_transport_lost(
     assert isinstance(reason, Error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime: Session.feed skips the max_write_buffer check when its own flush crosses "
-    "high water (docs/internals.md, Requests); remove this marker once fixed",
-)
 async def test_client_that_stops_reading_is_closed_with_1008(
     server: Server, probe: Probe, raw_connect: RawConnect
 ) -> None:
