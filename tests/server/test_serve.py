@@ -26,6 +26,7 @@ async def test_port_zero_url_and_sockets(server: Server) -> None:
     assert server.url == f"ws://127.0.0.1:{server.port}"
     assert server.http_url == f"http://127.0.0.1:{server.port}"
     assert server.sockets and server.sockets[0].getsockname()[1] == server.port
+    assert repr(server) == f"<Server ws://127.0.0.1:{server.port} serving, 0 connection(s)>"
 
 
 async def test_await_serve_then_serve_forever_until_shutdown(

@@ -165,9 +165,13 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def flush(self) -> None:
         assert self._conn is not None and self._transport is not None
-        data = self._conn.data_to_send()
-        if data and not self._transport.is_closing():
-            self._transport.write(data)
+        # Large payloads stay separate pieces: uvloop sends them with one writev, no copy.
+        pieces = self._conn.pieces_to_send()
+        if pieces and not self._transport.is_closing():
+            if len(pieces) == 1:
+                self._transport.write(pieces[0])
+            else:
+                self._transport.writelines(pieces)
 
     def send_prepared(self, frame: PreparedFrame) -> None:
         # runtime.RawTransport (PubSub's fast lane): bytes encoded once for many connections.
@@ -304,8 +308,18 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     async def _run_app(self, request: Request, head: ParsedHead) -> None:
         try:
+            await self._decide(request, head)
+        except Exception:
+            # A bug on our side: never leave the connection (or the task's error) dangling.
+            logger.exception("internal error serving %s %s", request.method, request.path)
+            self.abort()
+
+    async def _decide(self, request: Request, head: ParsedHead) -> None:
+        try:
             result: Any = await self._state.app(request)
         except UpgradeError as exc:
+            if self._phase == _CLOSED:
+                return
             self._log_rejected(exc.status, exc.message, request)
             keep_alive = self._may_keep_alive(head)
             self._respond(build_error(exc, keep_alive=keep_alive), keep_alive)

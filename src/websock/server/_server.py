@@ -113,6 +113,12 @@ class Server:
         self._stopping: asyncio.Task[None] | None = None
         self._stopped: asyncio.Event | None = None
 
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped is not None and self._stopped.is_set() else "serving"
+        if self._server is None:
+            state = "not started"
+        return f"<Server {self.url} {state}, {self.connection_count} connection(s)>"
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> Server:
