@@ -22,14 +22,25 @@ __all__ = [
     "apply_mask",
     "apply_mask_inplace",
     "available",
+    "message_buffer",
+    "message_bytes",
     "parse_small",
+    "unmask_into",
     "use",
     "utf8_check",
 ]
 
 Implementation = Literal["c", "python"]
 
-_FUNCTIONS: Final = ("apply_mask", "apply_mask_inplace", "parse_small", "utf8_check")
+_FUNCTIONS: Final = (
+    "apply_mask",
+    "apply_mask_inplace",
+    "message_buffer",
+    "message_bytes",
+    "parse_small",
+    "unmask_into",
+    "utf8_check",
+)
 
 
 def _load_c() -> ModuleType | None:
@@ -48,6 +59,9 @@ apply_mask: Callable[..., bytes] = _pure.apply_mask
 apply_mask_inplace: Callable[..., None] = _pure.apply_mask_inplace
 parse_small: Callable[[bytes, int, list[Any], bool], int] = _pure.parse_small
 utf8_check: Callable[..., int] = _pure.utf8_check
+message_buffer: Callable[[int], Any] = _pure.message_buffer
+unmask_into: Callable[[Any, int, Any, Any, int], None] = _pure.unmask_into
+message_bytes: Callable[[Any], bytes] = _pure.message_bytes
 IMPLEMENTATION: Implementation = "python"
 
 

@@ -12,7 +12,15 @@ from typing import Final
 
 from ..results import Binary, Text
 
-__all__ = ["apply_mask", "apply_mask_inplace", "parse_small", "utf8_check"]
+__all__ = [
+    "apply_mask",
+    "apply_mask_inplace",
+    "message_buffer",
+    "message_bytes",
+    "parse_small",
+    "unmask_into",
+    "utf8_check",
+]
 
 _from_bytes: Final = int.from_bytes
 _utf8_decoder: Final = codecs.getincrementaldecoder("utf-8")
@@ -57,6 +65,34 @@ def apply_mask_inplace(
     if view.readonly:
         raise TypeError("apply_mask_inplace needs a writable buffer")
     view.cast("B")[:] = apply_mask(view, mask, offset)
+
+
+def message_buffer(n: int) -> bytearray:
+    """Room for a large message of ``n`` bytes, filled by ``unmask_into`` as it arrives
+    (the C twin fills the final bytes object itself, with no copy at the end)."""
+    if n < 0:
+        raise ValueError("negative size")
+    return bytearray(n)
+
+
+def unmask_into(
+    buffer: bytearray,
+    at: int,
+    src: bytes | bytearray | memoryview,
+    mask: bytes | bytearray | memoryview | None,
+    offset: int,
+) -> None:
+    """``buffer[at : at + len(src)]`` = ``src`` unmasked from payload offset ``offset``
+    (copied as is when ``mask`` is None)."""
+    n = len(src)
+    if at < 0 or n > len(buffer) - at:
+        raise ValueError("unmask_into past the end of the buffer")
+    buffer[at : at + n] = src if mask is None else apply_mask(src, mask, offset)
+
+
+def message_bytes(buffer: bytearray) -> bytes:
+    """The complete message in ``buffer``."""
+    return bytes(buffer)
 
 
 # --- UTF-8 (RFC 3629 §4) -------------------------------------------------------------------

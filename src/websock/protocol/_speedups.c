@@ -12,6 +12,9 @@
  *   parse_small(view, pos, events, validate) -> int a run of whole small masked client
  *                                                   text/binary frames into Text/Binary
  *   setup(Text, Binary)                             the event classes parse_small builds
+ *   message_buffer(n) / unmask_into(buf, at, src, mask, offset) / message_bytes(buf)
+ *                                                   a large message unmasked straight into
+ *                                                   its final bytes object (no join)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -404,6 +407,86 @@ parse_small(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(pos);
 }
 
+/* ---- large messages -------------------------------------------------------------------------
+ *
+ * A big unfragmented binary message is unmasked piece by piece, as it arrives, straight
+ * into the bytes object it ends up as: one allocation and one pass, no list of chunks to
+ * join. The bytes object is new and private to the connection (nothing else holds it, its
+ * hash is not computed) until message_bytes() hands it over, complete; filling it before
+ * then is what CPython's own constructors do. The pure twins use a bytearray.
+ */
+static PyObject *
+message_buffer(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative size");
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize(NULL, n);
+}
+
+/* unmask_into(buf, at, src, mask, offset): buf[at:at+len(src)] = src unmasked with `mask`
+ * from payload offset `offset` (or copied as is when mask is None). */
+static PyObject *
+unmask_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "unmask_into(buf, at, src, mask, offset)");
+        return NULL;
+    }
+    PyObject *dst = args[0];
+    if (!PyBytes_CheckExact(dst)) {
+        PyErr_SetString(PyExc_TypeError, "unmask_into needs a buffer from message_buffer()");
+        return NULL;
+    }
+    Py_ssize_t at = PyLong_AsSsize_t(args[1]);
+    if (at == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t offset = PyLong_AsSsize_t(args[4]);
+    if (offset == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer src;
+    if (PyObject_GetBuffer(args[2], &src, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (at < 0 || src.len > PyBytes_GET_SIZE(dst) - at) {
+        PyBuffer_Release(&src);
+        PyErr_SetString(PyExc_ValueError, "unmask_into past the end of the buffer");
+        return NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(dst) + at;
+    if (args[3] == Py_None) {
+        memcpy(out, src.buf, src.len);
+    }
+    else {
+        Py_buffer mask;
+        if (get_mask(args[3], &mask) < 0) {
+            PyBuffer_Release(&src);
+            return NULL;
+        }
+        mask_bytes(out, src.buf, src.len, mask.buf, offset & 3);
+        PyBuffer_Release(&mask);
+    }
+    PyBuffer_Release(&src);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+message_bytes(PyObject *self, PyObject *arg)
+{
+    if (!PyBytes_CheckExact(arg)) {
+        PyErr_SetString(PyExc_TypeError, "message_bytes needs a buffer from message_buffer()");
+        return NULL;
+    }
+    return Py_NewRef(arg);
+}
+
 static PyMethodDef methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_VARARGS | METH_KEYWORDS,
      "apply_mask(data, mask, offset=0) -> bytes: XOR with the 4-byte key (RFC 6455 §5.3)."},
@@ -416,6 +499,10 @@ static PyMethodDef methods[] = {
     {"parse_small", (PyCFunction)(void (*)(void))parse_small, METH_FASTCALL,
      "parse_small(view, pos, events, validate) -> int: whole small client data frames."},
     {"setup", setup, METH_VARARGS, "setup(Text, Binary): the classes parse_small builds."},
+    {"message_buffer", message_buffer, METH_O, "message_buffer(n): room for a message."},
+    {"unmask_into", (PyCFunction)(void (*)(void))unmask_into, METH_FASTCALL,
+     "unmask_into(buf, at, src, mask, offset): unmask src into buf at `at`."},
+    {"message_bytes", message_bytes, METH_O, "message_bytes(buf) -> bytes: the message."},
     {NULL, NULL, 0, NULL},
 };
 

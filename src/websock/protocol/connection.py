@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import TYPE_CHECKING, Final, Protocol, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from ..exceptions import ConnectionClosed, HandlerError, ProtocolError
 from ..results import Binary, Ping, Pong, Text
@@ -41,6 +41,8 @@ _CLOSE: Final = 0x8
 _PING: Final = 0x9
 _PONG: Final = 0xA
 _BAD_UTF8: Final = "text message is not valid UTF-8 (RFC 6455 §8.1)"
+#: A binary frame at least this big that is a whole message gets its final buffer up front.
+_BIG: Final = 64 * 1024
 # The 2-byte headers of unmasked, unfragmented, uncompressed text/binary frames with a
 # payload under 126 bytes (RFC 6455 §5.2), by payload length: what a server sends most.
 _TEXT_HEADERS: Final = tuple(bytes((0x80 | _TEXT, n)) for n in range(126))
@@ -89,6 +91,7 @@ class ServerConnection:
         "_in_frame",
         "_max_frame",
         "_max_message",
+        "_msg_buffer",
         "_msg_chunks",
         "_msg_compressed",
         "_msg_decoder",
@@ -129,6 +132,8 @@ class ServerConnection:
         self._msg_text: list[str] = []  # decoded pieces while validating incrementally
         self._msg_size = 0
         self._msg_decoder: Utf8Decoder | None = None  # set while validating a text message
+        # A large binary message in one frame is unmasked straight into this (_accel).
+        self._msg_buffer: Any = None
         self._decoder: Utf8Decoder | None = None  # reused across messages
         # The data frame whose payload is being consumed.
         self._in_frame = False
@@ -167,6 +172,24 @@ class ServerConnection:
             return []
         self.bytes_in += len(data)
         buf = self._buf
+        events: list[Event] = []
+        if self._in_frame and not buf:
+            # The payload of a large frame continues: take it straight from the host's
+            # buffer, with no copy but the unmasked one.
+            try:
+                pos = self._consume_payload(data, 0, len(data))
+                if self._remaining:
+                    return events
+                self._in_frame = False
+                if self._frame_fin:
+                    events.append(self._finish_message())
+            except ProtocolError as exc:
+                self._fail(exc)
+                events.append(exc)
+                return events
+            if pos == len(data):
+                return events
+            data = data[pos:]
         # Parse an immutable bytes object: slicing and int.from_bytes are fastest on it,
         # and a memoryview over the host's reusable read buffer must not be kept.
         if buf:
@@ -175,7 +198,6 @@ class ServerConnection:
             buf.clear()
         else:
             view = data if type(data) is bytes else bytes(data)
-        events: list[Event] = []
         try:
             pos = self._parse(view, events)
         except ProtocolError as exc:
@@ -194,6 +216,7 @@ class ServerConnection:
         self._msg_chunks = []
         self._msg_text = []
         self._msg_op = 0
+        self._msg_buffer = None
         self._in_frame = False
 
     def _parse(self, view: bytes, events: list[Event]) -> int:
@@ -338,6 +361,8 @@ class ServerConnection:
             # General path: start (or continue) the message, then stream the payload.
             if opcode:
                 self._start_message(opcode, bool(b0 & 0x40))
+                if opcode == _BINARY and fin and length >= _BIG and not b0 & 0x40:
+                    self._msg_buffer = _accel.message_buffer(length)
             self._msg_size += length
             self._in_frame = True
             self._remaining = length
@@ -357,6 +382,7 @@ class ServerConnection:
 
     def _start_message(self, opcode: int, compressed: bool) -> None:
         self._msg_op = opcode
+        self._msg_buffer = None
         self._msg_compressed = compressed
         self._msg_size = 0
         if opcode == _TEXT and self._validate:
@@ -371,19 +397,27 @@ class ServerConnection:
         else:
             self._msg_decoder = None
 
-    def _consume_payload(self, view: bytes, pos: int, end: int) -> int:
+    def _consume_payload(self, view: bytes | bytearray | memoryview, pos: int, end: int) -> int:
         """Take what has arrived of the current data frame's payload."""
         take = min(self._remaining, end - pos)
         if not take:
             return pos
-        chunk: bytes
         mask = self._frame_mask
+        piece = memoryview(view)[pos : pos + take]
+        if self._msg_buffer is not None:
+            _accel.unmask_into(
+                self._msg_buffer, self._frame_offset, piece, mask, self._frame_offset
+            )
+            self._frame_offset += take
+            self._remaining -= take
+            return pos + take
+        chunk: bytes
         if mask is not None:
             # The payload may continue mid-key (RFC 6455 §5.3: j = i MOD 4); unmasking
             # reads a view of the input, so the only copy is the unmasked one.
-            chunk = _accel.apply_mask(memoryview(view)[pos : pos + take], mask, self._frame_offset)
+            chunk = _accel.apply_mask(piece, mask, self._frame_offset)
         else:
-            chunk = view[pos : pos + take]
+            chunk = bytes(piece)
         self._frame_offset += take
         self._remaining -= take
         if self._msg_compressed:
@@ -420,6 +454,12 @@ class ServerConnection:
         opcode = self._msg_op
         chunks = self._msg_chunks
         decoder = self._msg_decoder
+        if self._msg_buffer is not None:
+            data = _accel.message_bytes(self._msg_buffer)
+            self._msg_buffer = None
+            self._msg_op = 0
+            self._msg_size = 0
+            return Binary(data)
         self._msg_op = 0
         self._msg_chunks = []
         self._msg_size = 0
@@ -561,6 +601,18 @@ class ServerConnection:
         self._out.append(frame)
         self.frames_out += 1
         self.bytes_out += len(frame)
+
+    def pieces_to_send(self) -> list[bytes]:
+        """Everything queued since the last call, for one ``writelines``: small frames
+        joined into one piece, while a large payload stays its own piece so that it is
+        never copied (uvloop writes the pieces with one writev)."""
+        out = self._out
+        if len(out) > 1 and sum(map(len, out)) < _BIG:
+            data = b"".join(out)
+            out.clear()
+            return [data]
+        self._out = []
+        return out
 
     def data_to_send(self) -> bytes:
         """Everything queued since the last call, as one buffer for one write."""
