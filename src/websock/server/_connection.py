@@ -308,8 +308,18 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     async def _run_app(self, request: Request, head: ParsedHead) -> None:
         try:
+            await self._decide(request, head)
+        except Exception:
+            # A bug on our side: never leave the connection (or the task's error) dangling.
+            logger.exception("internal error serving %s %s", request.method, request.path)
+            self.abort()
+
+    async def _decide(self, request: Request, head: ParsedHead) -> None:
+        try:
             result: Any = await self._state.app(request)
         except UpgradeError as exc:
+            if self._phase == _CLOSED:
+                return
             self._log_rejected(exc.status, exc.message, request)
             keep_alive = self._may_keep_alive(head)
             self._respond(build_error(exc, keep_alive=keep_alive), keep_alive)
