@@ -33,7 +33,9 @@ class Cli:
         self._reader = asyncio.ensure_future(self._read(proc.stderr))
 
     @classmethod
-    async def start(cls, *args: str, env: dict[str, str] | None = None) -> Cli:
+    async def start(
+        cls, *args: str, env: dict[str, str] | None = None, new_session: bool = False
+    ) -> Cli:
         env = dict(os.environ, **(env or {}))
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
         proc = await asyncio.create_subprocess_exec(
@@ -45,6 +47,7 @@ class Cli:
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=new_session,
         )
         return cls(proc)
 
@@ -93,8 +96,10 @@ async def cli() -> AsyncIterator[list[Cli]]:
         await process.exit_status()
 
 
-async def start(started: list[Cli], *args: str, env: dict[str, str] | None = None) -> Cli:
-    process = await Cli.start(*args, env=env)
+async def start(
+    started: list[Cli], *args: str, env: dict[str, str] | None = None, new_session: bool = False
+) -> Cli:
+    process = await Cli.start(*args, env=env, new_session=new_session)
     started.append(process)
     return process
 
@@ -264,3 +269,53 @@ async def test_port_in_use_and_bad_shutdown_code_are_clear_errors(cli: list[Cli]
     assert await third.exit_status() == 1
     assert "--shutdown-code" in "\n".join(third.lines)
     assert await first.stop() == 0
+
+
+async def process_exit(pid: int) -> None:
+    """Wait for any process (not only our child) to exit, through a pidfd (Linux 5.3+)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+
+    def on_exit() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(fd, on_exit)
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            await exited
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+async def test_ctrl_c_on_workers_drains_gracefully(cli: list[Cli]) -> None:
+    # A terminal's Ctrl-C signals the whole foreground process group: here, the group of
+    # a supervisor started in its own session, as a shell would.
+    server = await start(cli, "serve", APP, "--port", "0", "--workers", "2", new_session=True)
+    url = (await server.wait_for(_SERVING, 2))[0].group(2)
+    async with asyncio.timeout(TIMEOUT):
+        clients = [await websockets.connect(url + "/probe") for _ in range(6)]
+        os.killpg(server.proc.pid, signal.SIGINT)
+        assert await server.exit_status() == 0
+        for ws in clients:
+            await ws.wait_closed()
+    assert {ws.close_code for ws in clients} == {1001}
+    assert "received again" not in "\n".join(server.lines)
+
+
+async def test_workers_stop_when_their_supervisor_dies(cli: list[Cli]) -> None:
+    server = await start(cli, "serve", APP, "--port", "0", "--workers", "2")
+    matches = await server.wait_for(_SERVING, 2)
+    url = matches[0].group(2)
+    async with asyncio.timeout(TIMEOUT), websockets.connect(url + "/probe") as ws:
+        server.proc.kill()
+        await server.exit_status()
+        for match in matches:
+            await process_exit(int(match.group(1)))
+        await ws.wait_closed()
+    assert ws.close_code == 1001

@@ -10,8 +10,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ._server import serve
+from ._server import Server, serve
 from ._state import App
+from ._workers import SUPERVISOR_ENV
 
 __all__ = ["new_event_loop_factory", "run"]
 
@@ -73,6 +74,9 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if supervisor is not None and supervisor == str(os.getppid()):
+        _watch_supervisor(loop, server, int(supervisor))
     if banner:
         print(banner.format(url=server.url, http_url=server.http_url), file=sys.stdout, flush=True)
     try:
@@ -80,3 +84,17 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+def _watch_supervisor(loop: asyncio.AbstractEventLoop, server: Server, pid: int) -> None:
+    """A ``--workers`` worker shuts down gracefully if its supervisor dies (SIGKILL, OOM):
+    it was reparented, so ``getppid()`` changed. Checked once a second."""
+
+    def check() -> None:
+        if os.getppid() != pid:
+            logger.warning("supervisor (pid %d) is gone: shutting down", pid)
+            server.close()
+        else:
+            loop.call_later(1.0, check)
+
+    loop.call_later(1.0, check)

@@ -11,12 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
 import time
 
-__all__ = ["supervise"]
+__all__ = ["SUPERVISOR_ENV", "supervise"]
+
+#: Tells a worker its supervisor's pid, so that it stops if the supervisor dies.
+SUPERVISOR_ENV = "WEBSOCK_SUPERVISOR_PID"
 
 logger = logging.getLogger("websock.server")
 
@@ -101,7 +105,13 @@ class _Supervisor:
         failures = 0
         while not self.stopping.is_set():
             started = time.monotonic()
-            proc = await asyncio.create_subprocess_exec(*self.command)
+            # Own session: a terminal's Ctrl-C reaches only us, and we forward one SIGTERM
+            # (a worker that got both would take the second as "drop everything now").
+            proc = await asyncio.create_subprocess_exec(
+                *self.command,
+                start_new_session=True,
+                env={**os.environ, SUPERVISOR_ENV: str(os.getpid())},
+            )
             self.procs[index] = proc
             if self.stopping.is_set():  # a signal arrived while it was starting
                 proc.send_signal(signal.SIGTERM)
