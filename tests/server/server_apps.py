@@ -9,8 +9,8 @@ Routes of ``app``:
     /big         echo with 16 MiB limits
     /slow        echo from an async handle_in that suspends
 Query ``compress=1`` turns permessage-deflate on; /probe takes ``timeout``,
-``ping_interval``, ``ping_timeout``, ``max_message_size`` and ``max_write_buffer`` from
-the query too.
+``ping_interval``, ``ping_timeout``, ``max_message_size``, ``max_write_buffer`` and
+``mailbox_size`` from the query too.
 """
 
 from __future__ import annotations
@@ -44,12 +44,15 @@ class Probe(websock.Handler):
     ``stop`` (1000), ``restart`` (1012), ``code 4321 text`` (a custom close),
     ``fail`` (Stop with an abnormal reason → 1011), ``raise`` (handle_in raises → 1011),
     ``bad`` (a non-result → 1011), ``ping`` (push a Ping), ``frames`` (push three frames),
-    ``flood N`` (push N binary frames of 1 MiB at once),
+    ``flood N`` (push N binary frames of 1 MiB at once), ``register`` (keep the
+    connection's handle in ``handles``),
     anything else is echoed.
     """
 
     def __init__(self) -> None:
         self.reasons: list[Any] = []
+        #: Connection handles, from ``register``.
+        self.handles: list[websock.ConnectionHandle] = []
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     async def ended(self, count: int = 1, timeout: float = 10.0) -> list[Any]:
@@ -86,6 +89,9 @@ class Probe(websock.Handler):
                 return Push(websock.Ping(b"probe"), state)
             case "frames":
                 return Push(["one", b"two", Text("three")], state)
+            case "register":
+                self.handles.append(websock.connection())
+                return Push("registered", state)
             case "flood":
                 return Push([bytes(MiB)] * int(rest), state)
         return Push(message, state)
@@ -146,7 +152,7 @@ async def route(request: websock.Request, probe: Probe) -> Any:
                 if name in query:
                     value = query[name][0]
                     options[name] = None if value == "none" else float(value)
-            for name in ("max_message_size", "max_write_buffer"):
+            for name in ("max_message_size", "max_write_buffer", "mailbox_size"):
                 if name in query:
                     options[name] = int(query[name][0])
             return websock.upgrade(request, probe, None, compress=compress, **options)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from tests.server.clients import CLIENTS, Client
 from tests.server.server_apps import Probe
-from websock import Error, HandlerError, Normal, Remote, Shutdown
+from websock import Error, HandlerError, MailboxFull, Normal, Remote, Shutdown
 from websock.server import Server
 
 MiB = 1 << 20
@@ -216,3 +217,38 @@ async def test_shutdown_closes_every_client_with_1001(
     assert [code for code, _ in results] == [1001] * len(ALL)
     assert await probe.ended(len(ALL)) == [Shutdown()] * len(ALL)
     assert server.connection_count == 0
+
+
+@pytest.mark.parametrize("name", ALL)
+async def test_handle_info_from_other_threads(connect: Connect, probe: Probe, name: str) -> None:
+    client = await connect(name)
+    await client.send("register")
+    assert await client.recv() == "registered"
+    (handle,) = probe.handles
+
+    def send_from_a_thread(i: int) -> None:
+        for j in range(5):
+            handle.send(f"t{i}-{j}")
+
+    threads = [threading.Thread(target=send_from_a_thread, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    received = [await client.recv() for _ in range(20)]
+    assert sorted(received) == sorted(f"t{i}-{j}" for i in range(4) for j in range(5))
+    for i in range(4):  # in order per sender
+        mine = [m for m in received if isinstance(m, str) and m.startswith(f"t{i}-")]
+        assert mine == [f"t{i}-{j}" for j in range(5)]
+
+
+async def test_full_mailbox_closes_with_1008(connect: Connect, probe: Probe) -> None:
+    client = await connect("websockets", "/probe?mailbox_size=2")
+    await client.send("register")
+    assert await client.recv() == "registered"
+    (handle,) = probe.handles
+    for i in range(10):  # on the loop, back to back: the mailbox cannot drain in between
+        handle.send(i)
+    assert (await client.closed())[0] == 1008
+    (reason,) = await probe.ended()
+    assert isinstance(reason, Error) and isinstance(reason.reason, MailboxFull)
