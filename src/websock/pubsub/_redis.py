@@ -317,13 +317,13 @@ class RedisNode:
                 pass
 
     async def _read(self, ps: redis.asyncio.client.PubSub) -> None:
-        while True:
+        while not self._closing:
             message = await ps.get_message(timeout=None)
             if message is not None:
                 self._on_message(message)
 
     async def _keepalive(self, ps: redis.asyncio.client.PubSub) -> None:
-        while True:
+        while not self._closing:
             self._pong_seen = False
             await ps.ping(_HEALTH)
             await asyncio.sleep(self._health)
@@ -399,10 +399,10 @@ class RedisNode:
     async def _publish_loop(self) -> None:
         assert self._publisher is not None and self._wake is not None
         client, wake, queue = self._publisher, self._wake, self._queue
-        while True:
+        while not self._closing:
             await wake.wait()
             wake.clear()
-            while queue:
+            while queue and not self._closing:
                 batch = [queue.popleft() for _ in range(min(len(queue), _BATCH))]
                 try:
                     if len(batch) == 1:
@@ -420,10 +420,19 @@ class RedisNode:
 
     async def aclose(self) -> None:
         self._closing = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._wake is not None:
+            self._wake.set()  # the publisher exits its loop even if a cancel gets lost
+        pending = set(self._tasks)
+        # redis-py can swallow a cancellation that lands inside one of its calls (the task
+        # then awaits again); the loops check _closing, and the cancel is repeated.
+        for _ in range(5):
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+        if pending:
+            logger.warning("websock pubsub: %d Redis task(s) did not stop", len(pending))
         for client in (self._client, self._publisher):
             if client is not None:
                 await client.aclose()
