@@ -63,7 +63,7 @@ def apply_mask_inplace(
     """``apply_mask`` written back into the writable ``buffer``."""
     view = memoryview(buffer)
     if view.readonly:
-        raise TypeError("apply_mask_inplace needs a writable buffer")
+        raise BufferError("Object is not writable.")  # what the C twin raises
     view.cast("B")[:] = apply_mask(view, mask, offset)
 
 
