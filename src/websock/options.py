@@ -6,13 +6,14 @@ Durations are in seconds; ``None`` disables a timer.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, TypeAlias
 
 from .exceptions import HandlerError
 
-__all__ = ["OverflowPolicy", "Options"]
+__all__ = ["Options", "OverflowPolicy"]
 
 #: What happens when a connection's mailbox is full:
 #: ``"close"`` ends the connection with 1008 (the default: a client that cannot keep up is
@@ -98,7 +99,11 @@ class Options:
     @classmethod
     def from_kwargs(cls, options: Mapping[str, Any]) -> Options:
         """Build options from ``upgrade()`` keywords; an unknown name is a clear error."""
-        known = {f.name for f in fields(cls)}
+        if not options and cls is Options:
+            # Every upgrade() without options: one shared (immutable) default, since
+            # building and validating it was ~15 % of a handshake's CPU (docs/profiling.md).
+            return _default_options()
+        known = _field_names(cls)
         unknown = sorted(set(options) - known)
         if unknown:
             raise HandlerError(f"unknown upgrade option(s): {', '.join(unknown)}")
@@ -109,6 +114,16 @@ class Options:
 
     def merged(self, **changes: Any) -> Options:
         return replace(self, **changes)
+
+
+@functools.cache
+def _field_names(cls: type[Options]) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
+@functools.cache
+def _default_options() -> Options:
+    return Options()
 
 
 def _header_pairs(headers: Any) -> tuple[tuple[str, str], ...]:
