@@ -227,6 +227,10 @@ class Session:
                     if type(result) is Push:
                         frames: Any = result.frames
                         frames_kind = type(frames)
+                        if frames_kind is Text or frames_kind is Binary:
+                            # Push(message), e.g. an echo: its data goes out as is.
+                            frames = frames.data
+                            frames_kind = type(frames)
                         if frames_kind is str or frames_kind is bytes:
                             self._state = result.state
                             self._send_frames((frames,))
