@@ -240,6 +240,7 @@ class Target:
         self.port: int = args.port
         self.pids = procstat.descendants(args.server_pid) if args.server_pid else []
         self.raw: bool = args.raw
+        self.core: int | None = args.server_core
 
     async def connect(self, path: str = "/", timeout: float = 10.0) -> Client:
         loop = asyncio.get_running_loop()
@@ -274,13 +275,18 @@ class Window:
     def start(self, count: float) -> None:
         self.t0, self.c0 = time.perf_counter(), count
         self.s0, self.l0 = self.target.server_cpu(), time.process_time()
+        self.core0 = procstat.core_times(self.target.core) if self.target.core is not None else []
 
     def stop(self, count: float) -> dict[str, float]:
         elapsed = time.perf_counter() - self.t0
         server_cpu = self.target.server_cpu() - self.s0
         loadgen_cpu = time.process_time() - self.l0
         counted = count - self.c0
+        core: dict[str, float] = {}
+        if self.target.core is not None:
+            core = procstat.core_shares(self.core0, procstat.core_times(self.target.core))
         return {
+            **core,
             "seconds": elapsed,
             "count": counted,
             "rate": counted / elapsed,
@@ -357,11 +363,16 @@ async def echo_load(
     return figures, latencies
 
 
+def _core(figures: dict[str, float]) -> dict[str, float]:
+    return {key: value for key, value in figures.items() if key.startswith("core_")}
+
+
 async def workload_a(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     figures, latencies = await echo_load(target, args, 1, 1, client_frame(TEXT, PAYLOAD))
     latencies.sort()
     return {
         "round_trips_per_s": figures["rate"],
+        **_core(figures),
         "p50_us": latencies[len(latencies) // 2] / 1000 if latencies else None,
         "p99_us": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000
         if latencies
@@ -376,6 +387,7 @@ async def workload_b(target: Target, args: argparse.Namespace) -> dict[str, Any]
     figures, _ = await echo_load(target, args, args.connections, args.inflight, frame)
     return {
         "messages_per_s": figures["rate"],
+        **_core(figures),
         "server_cpu_us_per_msg": figures["server_cpu_us_per_item"],
         "server_cpu_pct": figures["server_cpu_pct"],
         "loadgen_cpu_pct": figures["loadgen_cpu_pct"],
@@ -388,6 +400,7 @@ async def workload_c(target: Target, args: argparse.Namespace) -> dict[str, Any]
     figures, _ = await echo_load(target, args, args.bulk_connections, 1, frame)
     return {
         "mb_per_s": figures["rate"] * size / 1e6,
+        **_core(figures),
         "server_cpu_pct": figures["server_cpu_pct"],
         "loadgen_cpu_pct": figures["loadgen_cpu_pct"],
     }
@@ -501,6 +514,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--raw", action="store_true", help="no handshake: a raw TCP echo")
     parser.add_argument("--server-pid", type=int, default=0, help="for server CPU and RSS")
+    parser.add_argument("--server-core", type=int, help="the CPU the server is pinned to")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--connections", type=int, default=64)

@@ -57,3 +57,23 @@ def rss_kib(pids: list[int]) -> int:
         except OSError:
             pass
     return total
+
+
+def core_times(core: int) -> list[int]:
+    """The ``cpuN`` line of /proc/stat: user nice system idle iowait irq softirq steal."""
+    prefix = f"cpu{core} "
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(prefix):
+            return [int(value) for value in line.split()[1:9]]
+    return [0] * 8
+
+
+def core_shares(before: list[int], after: list[int]) -> dict[str, float]:
+    """Idle and softirq time of a core between two readings, in % of the elapsed time.
+
+    An idle share near 0 with the server's own CPU share well below 100 means other
+    processes (or softirq work, which Linux does not charge to the server) took the rest.
+    """
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta) or 1
+    return {"core_idle_pct": 100 * delta[3] / total, "core_softirq_pct": 100 * delta[6] / total}

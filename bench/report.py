@@ -115,7 +115,7 @@ def table(workload: Workload, cells: dict[str, Cell], reference: str) -> list[st
     ratio_metrics = [metric for metric in workload.metrics if metric.ratio]
     header = ["server", *(metric.label for metric in workload.metrics)]
     header += [f"{metric.label} x {reference}" for metric in ratio_metrics]
-    header += ["server CPU %", "loadgen CPU %", "runs"]
+    header += ["server CPU %", "server core idle %", "loadgen CPU %", "runs"]
     lines = [
         f"### {workload.title}",
         "",
@@ -138,6 +138,7 @@ def table(workload: Workload, cells: dict[str, Cell], reference: str) -> list[st
             theirs = ref.median(metric.key) if ref is not None else None
             row.append(f"{mine / theirs:.2f}x" if mine is not None and theirs else "-")
         row.append(_fmt(cell.median("server_cpu_pct"), ".0f"))
+        row.append(_fmt(cell.median("core_idle_pct"), ".0f"))
         row.append(_fmt(cell.median("loadgen_cpu_pct"), ".0f"))
         row.append(f"{len(cell.ok)}/{len(cell.runs)}")
         lines.append("| " + " | ".join(row) + " |")

@@ -203,6 +203,8 @@ def run_one(server: Server, workload: str, args: argparse.Namespace) -> dict[str
             command += ["--server-pid", str(process.pid), *loadgen_args(args, workload)]
             if server.raw:
                 command.append("--raw")
+            if server_cpus is not None:
+                command += ["--server-core", str(min(server_cpus))]
             budget = args.warmup + args.duration + 120
             try:
                 done = subprocess.run(
@@ -316,7 +318,7 @@ def preamble(args: argparse.Namespace, started: str, load_before: str) -> list[s
     return [
         "# Benchmark results",
         "",
-        f"- Run: {started} UTC, `python bench/run.py {' '.join(sys.argv[1:])}`".rstrip() + ".",
+        f"- Run: {started} UTC, `{' '.join(['python bench/run.py', *sys.argv[1:]])}`.",
         *machine(),
         f"- Settings: {args.repeat} run(s) per server and workload, interleaved; "
         f"{args.warmup} s warm-up, {args.duration} s measured; figures are medians.",
