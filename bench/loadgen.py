@@ -438,6 +438,8 @@ async def workload_d(target: Target, args: argparse.Namespace) -> dict[str, Any]
     alive = sum(1 for client in clients if not client.closed.done())
     for client in clients:
         client.close()
+    if alive < len(clients):
+        raise ConnectionError(f"the server closed {len(clients) - alive} idle connections")
     return {
         "kib_per_conn": (rss1 - rss0) / len(clients),
         "handshakes_per_s": len(clients) / elapsed,
