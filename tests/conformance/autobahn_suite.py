@@ -597,6 +597,9 @@ def _cli(argv: Sequence[str]) -> int:
     run.add_argument("--exclude", help="comma-separated patterns to leave out")
     run.add_argument("--outdir", type=Path)
     run.add_argument("--title", help="what is run, for the summary")
+    run.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="server environment"
+    )
     run.add_argument("server", nargs="+", help="server command; {port} and {python} replaced")
     summarize = sub.add_parser("summarize", help="summary tables from reports (index.json)")
     summarize.add_argument(
@@ -620,6 +623,7 @@ def _cli(argv: Sequence[str]) -> int:
             exclude=args.exclude.split(",") if args.exclude else None,
             outdir=args.outdir,
             title=args.title,
+            env=dict(item.split("=", 1) for item in args.env),
         )
         print(result.summary_table())
         if result.failures:
