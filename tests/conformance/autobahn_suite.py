@@ -532,8 +532,9 @@ and limits raised to 16 MiB), served by `websock serve`. A case passes only when
 behavior and its close behavior are OK or INFORMATIONAL; NON-STRICT, UNIMPLEMENTED and
 FAILED fail the build.
 
-CI runs it twice (`tests/conformance/test_autobahn.py`): as installed (uvloop, httptools) on
-all 517 cases, and with `WEBSOCK_NO_EXTENSIONS=1` (asyncio's own loop, the pure-Python HTTP
+CI runs it twice (`tests/conformance/test_autobahn.py`): as installed (the C accelerator
+`websock.protocol._speedups`, uvloop, httptools) on all 517 cases, and with
+`WEBSOCK_NO_EXTENSIONS=1` (pure-Python framing, asyncio's own loop, the pure-Python HTTP
 parser) on `1.*` to `10.*`, `12.1.*` and `13.1.*` (337 cases, about 2 minutes): the long
 compression groups mostly measure wstest's own deflate speed and run the same zlib code in
 both modes. `WEBSOCK_AUTOBAHN_PURE_CASES='*'` makes the pure run play everything too; the
