@@ -67,7 +67,10 @@ def _load_demo() -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="websock", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="websock",
+        description="The websock built-in server: serve an app (module:app), or the chat demo.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve a websock app (module:app)")
