@@ -12,6 +12,7 @@ import websock
 from tests.server.certs import client_context, make_certificate
 from tests.server.clients import CLIENTS
 from tests.server.server_apps import Echo, Probe, make_app
+from websock.server import HttpLimits
 
 
 @pytest.fixture
@@ -68,6 +69,25 @@ async def test_plain_client_on_a_tls_port_is_refused(certificate: tuple[Path, Pa
             async with asyncio.timeout(10):
                 data = await reader.read()
             assert not data.startswith(b"HTTP/1.1 200")
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+
+async def test_a_stalled_tls_handshake_is_dropped(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    limits = HttpLimits(handshake_timeout=0.3)
+    async with websock.serve(
+        make_app(Probe()), port=0, certfile=str(cert), keyfile=str(key), limits=limits
+    ) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(b"\x16\x03\x01")  # the start of a ClientHello, and then nothing
+            async with asyncio.timeout(10):
+                assert await reader.read() == b""
         finally:
             writer.close()
             try:

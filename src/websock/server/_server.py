@@ -136,6 +136,9 @@ class Server:
         self._state = state
         self._stopped = asyncio.Event()
         kwargs: dict[str, Any] = {"ssl": self._ssl, "backlog": self._backlog}
+        if self._ssl is not None:
+            # connection_made() comes after the TLS handshake: bound that one too (slowloris).
+            kwargs["ssl_handshake_timeout"] = self.limits.handshake_timeout
         if self._sock is not None:
             kwargs["sock"] = self._sock
         else:
