@@ -96,6 +96,15 @@ async def test_request_body_is_read_and_discarded(server: Server, raw_connect: R
     assert (await raw.response())[0] == 403
 
 
+async def test_expect_100_continue(server: Server, raw_connect: RawConnect) -> None:
+    raw = await raw_connect(server.port)
+    raw.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+    async with asyncio.timeout(TIMEOUT):
+        assert await raw.reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+    raw.send(b"body")
+    assert (await raw.response())[0] == 200
+
+
 async def test_http_10_closes_after_the_response(server: Server, raw_connect: RawConnect) -> None:
     raw = await raw_connect(server.port)
     raw.send(b"GET / HTTP/1.0\r\n\r\n")

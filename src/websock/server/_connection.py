@@ -56,6 +56,12 @@ def _plain(status: int, text: str) -> bytes:
     return build_response(Response(status, headers, text + "\n"), keep_alive=False)
 
 
+def _expects_continue(head: ParsedHead) -> bool:
+    return any(
+        name.lower() == "expect" and value.lower() == "100-continue" for name, value in head.headers
+    )
+
+
 def _asks_close(response: Response) -> bool:
     return any(
         name.lower() == "connection" and "close" in value.lower()
@@ -273,6 +279,10 @@ class HttpConnection(asyncio.BufferedProtocol):
                     self._head = head
                     self._body_left = head.content_length
                     self._phase = _BODY
+                    if self._body_left and not self._reader.buffer and _expects_continue(head):
+                        # RFC 9110 §10.1.1: the client waits for this before the body.
+                        assert self._transport is not None
+                        self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 if self._body_left:
                     buffered = self._reader.buffer
                     take = min(len(buffered), self._body_left)
