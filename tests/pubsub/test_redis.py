@@ -224,6 +224,9 @@ async def test_redis_restart_keeps_connections_and_resyncs(
     async with AsyncExitStack() as stack:
         on_a = await joined(stack, a, ["room", "other"])
         on_b = await joined(stack, b, ["room"])
+        a.broadcast("room", "before")  # the publisher's pooled connection is now in use
+        assert await on_a.receive() == Text("'before'")
+        assert await on_b.receive() == Text("'before'")
         redis_server.kill()
         async with asyncio.timeout(TIMEOUT):
             while a.stats.connected or b.stats.connected:

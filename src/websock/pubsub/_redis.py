@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -86,15 +87,16 @@ class RedisNode:
         self._health = health_interval
         # Our own reconnection logic (with the Resync it implies) replaces redis-py's
         # silent retries: no retry inside the client.
-        self._options: dict[str, Any] = {
+        base: dict[str, Any] = {
             "socket_connect_timeout": 5.0,
             "socket_keepalive": True,
-            "retry": Retry(NoBackoff(), 0),
             **redis_options,
         }
+        self._options = {"retry": AsyncRetry(NoBackoff(), 0), **base}
         # Publishing retries once on a fresh connection: after Redis restarted, the pooled
         # connection is stale and the first PUBLISH on it fails although Redis is back.
-        self._publish_options = {**self._options, "retry": Retry(NoBackoff(), 1)}
+        self._publish_options = {"retry": AsyncRetry(NoBackoff(), 1), **base}
+        self._sync_options = {"retry": Retry(NoBackoff(), 1), **base}
         self._sync_lock = threading.Lock()
         self._sync_client: redis.Redis | None = None
         self._closing = False
@@ -184,7 +186,7 @@ class RedisNode:
         # sync client; a failure is raised to the caller, who can act on it.
         with self._sync_lock:
             if self._sync_client is None:
-                self._sync_client = redis.Redis.from_url(self.url, **self._publish_options)
+                self._sync_client = redis.Redis.from_url(self.url, **self._sync_options)
             client = self._sync_client
         try:
             client.publish(channel, data)
