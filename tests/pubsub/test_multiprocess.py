@@ -32,6 +32,7 @@ class Process:
     """A server subprocess; ``ready`` is set once its log says it listens."""
 
     def __init__(self, argv: list[str], ready: str, env: dict[str, str]) -> None:
+        self.name = " ".join(argv[2:4])
         self.proc = subprocess.Popen(
             argv,
             cwd=ROOT,
@@ -102,7 +103,7 @@ def servers(redis_server: RedisServer, free_port_factory: Callable[[], int]) -> 
         for process in processes:
             process.stop()
         for process in processes:  # shown by pytest when the test failed
-            print(f"--- {' '.join(process.proc.args[2:4])}\n{''.join(process.log[-40:])}")
+            print(f"--- {process.name}\n{''.join(process.log[-40:])}")
 
 
 def _pythonpath() -> str:
