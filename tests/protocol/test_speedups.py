@@ -400,3 +400,18 @@ def test_large_message_interrupted_by_invalid_utf8_after_it() -> None:
     assert events[0] == Binary(big)
     assert isinstance(events[1], ProtocolError) and events[1].code == 1007
     assert len(events) == 2
+
+
+def test_announcing_a_big_frame_costs_no_memory_until_half_of_it_arrives() -> None:
+    """RFC 6455 §10.4: the final buffer of a large message is allocated only once half of
+    its payload is here, so a peer cannot make us reserve 8 MiB with a 14-byte header."""
+    mask = b"\x05\x06\x07\x08"
+    payload = os.urandom(1 << 20)
+    wire = encode_frame(0x2, payload, mask=mask)
+    conn = ServerConnection(Options())
+    assert conn.receive_data(wire[:100_000]) == []
+    assert conn._msg_buffer is None
+    assert conn.receive_data(wire[100_000 : len(wire) // 2 + 100]) == []
+    assert conn._msg_buffer is not None
+    assert conn.receive_data(wire[len(wire) // 2 + 100 :]) == [Binary(payload)]
+    assert conn._msg_buffer is None

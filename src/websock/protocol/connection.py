@@ -95,6 +95,7 @@ class ServerConnection:
         "_msg_chunks",
         "_msg_compressed",
         "_msg_decoder",
+        "_msg_direct",
         "_msg_op",
         "_msg_size",
         "_msg_text",
@@ -132,7 +133,9 @@ class ServerConnection:
         self._msg_text: list[str] = []  # decoded pieces while validating incrementally
         self._msg_size = 0
         self._msg_decoder: Utf8Decoder | None = None  # set while validating a text message
-        # A large binary message in one frame is unmasked straight into this (_accel).
+        # A large binary message in one frame is unmasked straight into its final buffer
+        # (_accel.message_buffer) once half of it has arrived.
+        self._msg_direct = False
         self._msg_buffer: Any = None
         self._decoder: Utf8Decoder | None = None  # reused across messages
         # The data frame whose payload is being consumed.
@@ -217,6 +220,7 @@ class ServerConnection:
         self._msg_text = []
         self._msg_op = 0
         self._msg_buffer = None
+        self._msg_direct = False
         self._in_frame = False
 
     def _parse(self, view: bytes, events: list[Event]) -> int:
@@ -361,8 +365,9 @@ class ServerConnection:
             # General path: start (or continue) the message, then stream the payload.
             if opcode:
                 self._start_message(opcode, bool(b0 & 0x40))
-                if opcode == _BINARY and fin and length >= _BIG and not b0 & 0x40:
-                    self._msg_buffer = _accel.message_buffer(length)
+                self._msg_direct = (
+                    opcode == _BINARY and bool(fin) and length >= _BIG and not b0 & 0x40
+                )
             self._msg_size += length
             self._in_frame = True
             self._remaining = length
@@ -383,6 +388,7 @@ class ServerConnection:
     def _start_message(self, opcode: int, compressed: bool) -> None:
         self._msg_op = opcode
         self._msg_buffer = None
+        self._msg_direct = False
         self._msg_compressed = compressed
         self._msg_size = 0
         if opcode == _TEXT and self._validate:
@@ -404,6 +410,18 @@ class ServerConnection:
             return pos
         mask = self._frame_mask
         piece = memoryview(view)[pos : pos + take]
+        if self._msg_direct and self._msg_buffer is None:
+            length = self._frame_offset + self._remaining
+            if 2 * (self._frame_offset + take) >= length:
+                # Half the payload is here: from now on unmask straight into the message's
+                # final buffer. Not earlier, so a peer that only announces a big frame
+                # gets no memory for it (RFC 6455 §10.4).
+                buffer = self._msg_buffer = _accel.message_buffer(length)
+                at = 0
+                for done in self._msg_chunks:
+                    _accel.unmask_into(buffer, at, done, None, 0)
+                    at += len(done)
+                self._msg_chunks = []
         if self._msg_buffer is not None:
             _accel.unmask_into(
                 self._msg_buffer, self._frame_offset, piece, mask, self._frame_offset
@@ -457,6 +475,7 @@ class ServerConnection:
         if self._msg_buffer is not None:
             data = _accel.message_bytes(self._msg_buffer)
             self._msg_buffer = None
+            self._msg_direct = False
             self._msg_op = 0
             self._msg_size = 0
             return Binary(data)
