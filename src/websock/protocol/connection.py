@@ -101,6 +101,7 @@ class ServerConnection:
         "_msg_text",
         "_out",
         "_remaining",
+        "_small_ok",
         "_validate",
         "bytes_in",
         "bytes_out",
@@ -122,6 +123,9 @@ class ServerConnection:
         self._max_frame = options.max_frame_size
         self._max_message = options.max_message_size
         self._validate = options.validate_utf8
+        # Whole small frames (payload < 126) may skip the size checks when the limits
+        # allow them; only a server (masked input) takes that path.
+        self._small_ok = not client and self._max_frame >= 131 and self._max_message >= 125
         # Unparsed input; only a partial header or partial control frame stays here,
         # since data frame payloads are consumed as they arrive.
         self._buf = bytearray()
@@ -201,8 +205,16 @@ class ServerConnection:
             buf.clear()
         else:
             view = data if type(data) is bytes else bytes(data)
+        pos = 0
+        if self._small_ok and not self._in_frame and not self._msg_op:
+            # The common read: whole small messages only, parsed in one call.
+            pos = _accel.parse_small(view, 0, events, self._validate)
+            if pos == len(view):
+                return events
         try:
-            pos = self._parse(view, events)
+            if pos < 0:
+                raise ProtocolError(1007, _BAD_UTF8)
+            pos = self._parse(view, events, pos)
         except ProtocolError as exc:
             self._fail(exc)
             events.append(exc)
@@ -223,13 +235,11 @@ class ServerConnection:
         self._msg_direct = False
         self._in_frame = False
 
-    def _parse(self, view: bytes, events: list[Event]) -> int:
-        """Consume frames from ``view``; return how many bytes were used."""
-        pos = 0
+    def _parse(self, view: bytes, events: list[Event], pos: int) -> int:
+        """Consume frames from ``view[pos:]``; return the offset after what was used."""
         end = len(view)
         expect_mask = self._expect_mask
-        # Small frames (payload < 126) can skip the size checks when the limits allow them.
-        small_ok = expect_mask and self._max_frame >= 131 and self._max_message >= 125
+        small_ok = self._small_ok
         while True:
             if small_ok and not self._in_frame and not self._msg_op:
                 # Fast path: whole small masked text/binary messages from a client, back
