@@ -31,7 +31,8 @@ TOPIC = "multi"
 class Process:
     """A server subprocess; ``ready`` is set once its log says it listens."""
 
-    def __init__(self, argv: list[str], ready: str, env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], ready: str, env: dict[str, str], count: int = 1) -> None:
+        self._count = count  # how many log lines must match (one per worker)
         self.name = " ".join(argv[2:4])
         self.proc = subprocess.Popen(
             argv,
@@ -53,7 +54,9 @@ class Process:
         for line in self.proc.stdout:
             self.log.append(line)
             if self._pattern.search(line):
-                self.ready.set()
+                self._count -= 1
+                if self._count <= 0:
+                    self.ready.set()
         self.ready.set()  # EOF: it died; wait_ready() reports it
 
     def wait_ready(self) -> None:
