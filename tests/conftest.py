@@ -18,6 +18,11 @@ from pathlib import Path
 
 import pytest
 
+# Plugins must be named here, in the top-level conftest (pytest refuses pytest_plugins in
+# conftest files below it): the host contract suite's plugin (tests/contract) and pytester
+# (tests/test_conftest.py runs pytest inside pytest).
+pytest_plugins = ["websock.contract.plugin", "pytester"]
+
 REQUIRE_ALL_ENV = "WEBSOCK_REQUIRE_ALL"
 
 

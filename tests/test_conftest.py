@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
 REQUIRE_ALL_ENV = "WEBSOCK_REQUIRE_ALL"
 
-pytest_plugins = ["pytester"]
-
 CONFTEST = Path(__file__).with_name("conftest.py").read_text()
 
 SKIPPING_TESTS = """
