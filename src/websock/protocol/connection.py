@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..exceptions import ConnectionClosed, HandlerError, ProtocolError
 from ..results import Binary, Ping, Pong, Text
@@ -586,10 +586,10 @@ class ServerConnection:
             kind = type(frame)
             payload: bytes
             if kind is str:
-                payload = cast(str, frame).encode("utf-8")
+                payload = frame.encode("utf-8")  # type: ignore[union-attr]
                 headers = _TEXT_HEADERS
             elif kind is bytes:
-                payload = cast(bytes, frame)
+                payload = frame  # type: ignore[assignment]
                 headers = _BINARY_HEADERS
             else:
                 self._send_frames((frame,))
