@@ -44,6 +44,10 @@ _FUNCTIONS: Final = (
 
 
 def _load_c() -> ModuleType | None:
+    if any(hasattr(cls, "__post_init__") for cls in (Text, Binary)):
+        # The C parser fills the one slot of Text/Binary directly, which is all their
+        # generated __init__ does; a class that checks more must be built by Python.
+        return None
     try:
         from . import _speedups  # type: ignore[attr-defined]
     except ImportError:
