@@ -237,8 +237,13 @@ async def test_redis_restart_keeps_connections_and_resyncs(
         a.broadcast("room", "while down")
         assert await on_a.receive() == Text("'while down'")
         assert a.stats.dropped_unavailable == 1
+
+        def script() -> None:  # no event loop in this thread: the blocking path
+            with PubSub(redis_server) as pubsub:
+                pubsub.broadcast("room", "script")
+
         with pytest.raises(redis.ConnectionError):
-            await asyncio.to_thread(PubSub(redis_server).broadcast, "room", "script")
+            await asyncio.wait_for(asyncio.to_thread(script), TIMEOUT)
         redis_server.start()
         # Every subscriber hears of the gap, once per topic, after re-subscribing.
         assert {await on_a.receive(), await on_a.receive()} == {

@@ -48,7 +48,6 @@ class PubSub:
         self._stats = Counters()
         self._node: Any = None  # RedisNode; imported only when used (redis is optional)
         self._codec: Codec | None = None
-        on_topic = None
         if url is not None:
             if not url.startswith(("redis://", "rediss://", "unix://")):
                 raise HandlerError(
@@ -79,8 +78,8 @@ class PubSub:
                 health_interval=health_interval,
                 redis_options=redis_options or {},
             )
-            on_topic = self._node.topic_changed
-            self._registry._on_topic = on_topic
+            self._registry._on_topic = self._node.topic_changed
+            self._node.start()  # connects at once when created inside a running loop
         self.url = url
 
     def __repr__(self) -> str:

@@ -145,7 +145,13 @@ class RedisNode:
         self._wake = asyncio.Event()
         self._spawn(self._supervise())
         self._spawn(self._publish_loop())
+        self._spawn(self._warm_publisher())
         return running
+
+    def start(self) -> None:
+        """Connect now if an event loop runs here (e.g. a PubSub made while uvicorn loads
+        the app), rather than at the first subscription: it takes effect sooner."""
+        self._home()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         assert self._loop is not None
@@ -397,6 +403,14 @@ class RedisNode:
         self._queue.clear()
         if dropped:
             self._stats.add(dropped_unavailable=dropped)
+
+    async def _warm_publisher(self) -> None:
+        # Open the PUBLISH connection now, so the first broadcast does not wait for it.
+        assert self._publisher is not None
+        try:
+            await self._publisher.ping()
+        except (redis.RedisError, OSError):
+            pass  # the supervisor reports an unreachable Redis
 
     async def _publish_loop(self) -> None:
         assert self._publisher is not None and self._wake is not None
