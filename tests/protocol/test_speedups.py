@@ -98,6 +98,17 @@ def test_message_buffer_round_trip(impl: Any) -> None:
         impl.unmask_into(impl.message_buffer(2), 1, b"ab", None, 0)
     with pytest.raises(ValueError, match="negative"):
         impl.message_buffer(-1)
+    # Handed over once: the buffer cannot be written or read again afterwards.
+    with pytest.raises(ValueError, match="handed over"):
+        impl.message_bytes(plain)
+    with pytest.raises(ValueError, match="handed over"):
+        impl.unmask_into(plain, 0, b"w", None, 0)
+    # Only a message buffer is ever written: never an ordinary (shared) bytes object.
+    for other in (b"abc", bytearray(3)):
+        with pytest.raises(TypeError):
+            impl.unmask_into(other, 0, b"w", None, 0)
+        with pytest.raises(TypeError):
+            impl.message_bytes(other)
 
 
 # --- UTF-8 (RFC 3629 §4, RFC 6455 §8.1) -------------------------------------------------------
@@ -215,7 +226,7 @@ def test_utf8_check_state(impl: Any) -> None:
     state = impl.utf8_check(b"\x9f", state)
     assert impl.utf8_check(b"\x98\x80", state) == 0
     assert impl.utf8_check(b"\x98(", state) == -2
-    for bad in (-1, 1, (1 << 24) | 0x80, (2 << 24) | 0xEDA0, 4 << 24, (1 << 24) | 0x1FF):
+    for bad in (-1, 1, (1 << 24) | 0x80, (2 << 24) | 0xEDA0, 4 << 24, (1 << 24) | 0x1FF, 1 << 70):
         with pytest.raises(ValueError, match="state"):
             impl.utf8_check(b"", bad)
 
@@ -294,6 +305,10 @@ def test_parse_small_cases(impl: Any) -> None:
         assert events == [Binary(b"ok")]
     with pytest.raises(ValueError):
         impl.parse_small(b"", 1, [], True)
+    with pytest.raises(TypeError):
+        impl.parse_small(bytearray(b"\x82\x80abcd"), 0, [], True)
+    with pytest.raises(TypeError):
+        impl.parse_small(b"\x82\x80abcd", 0, (), True)
 
 
 @needs_c

@@ -13,6 +13,7 @@ from typing import Final
 from ..results import Binary, Text
 
 __all__ = [
+    "MessageBuffer",
     "apply_mask",
     "apply_mask_inplace",
     "message_buffer",
@@ -67,16 +68,33 @@ def apply_mask_inplace(
     view.cast("B")[:] = apply_mask(view, mask, offset)
 
 
-def message_buffer(n: int) -> bytearray:
-    """Room for a large message of ``n`` bytes, filled by ``unmask_into`` as it arrives
-    (the C twin fills the final bytes object itself, with no copy at the end)."""
+class MessageBuffer:
+    """Room for one large message, filled by ``unmask_into`` and handed over once by
+    ``message_bytes`` (the C twin fills the final bytes object itself, no copy at the end)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, size: int) -> None:
+        self.data: bytearray | None = bytearray(size)
+
+
+def message_buffer(n: int) -> MessageBuffer:
+    """Room for a large message of ``n`` bytes."""
     if n < 0:
         raise ValueError("negative size")
-    return bytearray(n)
+    return MessageBuffer(n)
+
+
+def _data(buffer: MessageBuffer) -> bytearray:
+    if type(buffer) is not MessageBuffer:
+        raise TypeError("needs a buffer from message_buffer()")
+    if buffer.data is None:
+        raise ValueError("this message buffer was already handed over")
+    return buffer.data
 
 
 def unmask_into(
-    buffer: bytearray,
+    buffer: MessageBuffer,
     at: int,
     src: bytes | bytearray | memoryview,
     mask: bytes | bytearray | memoryview | None,
@@ -84,15 +102,18 @@ def unmask_into(
 ) -> None:
     """``buffer[at : at + len(src)]`` = ``src`` unmasked from payload offset ``offset``
     (copied as is when ``mask`` is None)."""
+    data = _data(buffer)
     n = len(src)
-    if at < 0 or n > len(buffer) - at:
+    if at < 0 or n > len(data) - at:
         raise ValueError("unmask_into past the end of the buffer")
-    buffer[at : at + n] = src if mask is None else apply_mask(src, mask, offset)
+    data[at : at + n] = src if mask is None else apply_mask(src, mask, offset)
 
 
-def message_bytes(buffer: bytearray) -> bytes:
-    """The complete message in ``buffer``."""
-    return bytes(buffer)
+def message_bytes(buffer: MessageBuffer) -> bytes:
+    """The complete message; the buffer is empty afterwards."""
+    data = _data(buffer)
+    buffer.data = None
+    return bytes(data)
 
 
 # --- UTF-8 (RFC 3629 §4) -------------------------------------------------------------------
@@ -186,6 +207,8 @@ def parse_small(view: bytes, pos: int, events: list[object], validate: bool) -> 
     is not valid UTF-8 while ``validate`` is true (the caller fails with 1007, RFC 6455
     §8.1); with ``validate`` false such text is decoded with U+FFFD replacements.
     """
+    if type(view) is not bytes or type(events) is not list:
+        raise TypeError("parse_small needs bytes and a list")
     if not 0 <= pos <= len(view):
         raise ValueError("pos out of range")
     end = len(view)

@@ -230,11 +230,21 @@ static PyObject *
 utf8_check(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"data", "state", NULL};
-    PyObject *data_obj;
-    long long state = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|L:utf8_check", kwlist, &data_obj,
-                                     &state)) {
+    PyObject *data_obj, *state_obj = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O!:utf8_check", kwlist, &data_obj,
+                                     &PyLong_Type, &state_obj)) {
         return NULL;
+    }
+    long long state = 0;
+    if (state_obj != NULL) {
+        int overflow;
+        state = PyLong_AsLongLongAndOverflow(state_obj, &overflow);
+        if (state == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (overflow) {
+            state = -1; /* out of range: refused below, as the pure twin does */
+        }
     }
     int npend = (int)((state >> 24) & 0xFF);
     if (state < 0 || state >= (4LL << 24) || (state & 0xFFFFFF) >> (8 * npend)) {
@@ -411,10 +421,32 @@ parse_small(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  *
  * A big unfragmented binary message is unmasked piece by piece, as it arrives, straight
  * into the bytes object it ends up as: one allocation and one pass, no list of chunks to
- * join. The bytes object is new and private to the connection (nothing else holds it, its
- * hash is not computed) until message_bytes() hands it over, complete; filling it before
- * then is what CPython's own constructors do. The pure twins use a bytearray.
+ * join. The bytes object lives inside a MessageBuffer, which is the only holder of it (so
+ * nothing can see it, or hash it, half-filled) until message_bytes() hands it over,
+ * complete, and detaches it; filling a new bytes object before anyone sees it is what
+ * CPython's own constructors do. The pure twins use a bytearray.
  */
+typedef struct {
+    PyObject_HEAD
+    PyObject *data; /* a bytes object of the message's size, or NULL once handed over */
+} MessageBuffer;
+
+static void
+MessageBuffer_dealloc(MessageBuffer *self)
+{
+    Py_XDECREF(self->data);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject MessageBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "websock.protocol._speedups.MessageBuffer",
+    .tp_basicsize = sizeof(MessageBuffer),
+    .tp_dealloc = (destructor)MessageBuffer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Room for one large message (message_buffer / unmask_into / message_bytes).",
+};
+
 static PyObject *
 message_buffer(PyObject *self, PyObject *arg)
 {
@@ -426,7 +458,30 @@ message_buffer(PyObject *self, PyObject *arg)
         PyErr_SetString(PyExc_ValueError, "negative size");
         return NULL;
     }
-    return PyBytes_FromStringAndSize(NULL, n);
+    MessageBuffer *buffer = PyObject_New(MessageBuffer, &MessageBufferType);
+    if (buffer == NULL) {
+        return NULL;
+    }
+    buffer->data = PyBytes_FromStringAndSize(NULL, n);
+    if (buffer->data == NULL) {
+        Py_DECREF(buffer);
+        return NULL;
+    }
+    return (PyObject *)buffer;
+}
+
+static PyObject *
+buffer_data(PyObject *obj)
+{
+    if (!Py_IS_TYPE(obj, &MessageBufferType)) {
+        PyErr_SetString(PyExc_TypeError, "needs a buffer from message_buffer()");
+        return NULL;
+    }
+    PyObject *data = ((MessageBuffer *)obj)->data;
+    if (data == NULL) {
+        PyErr_SetString(PyExc_ValueError, "this message buffer was already handed over");
+    }
+    return data;
 }
 
 /* unmask_into(buf, at, src, mask, offset): buf[at:at+len(src)] = src unmasked with `mask`
@@ -438,9 +493,8 @@ unmask_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "unmask_into(buf, at, src, mask, offset)");
         return NULL;
     }
-    PyObject *dst = args[0];
-    if (!PyBytes_CheckExact(dst)) {
-        PyErr_SetString(PyExc_TypeError, "unmask_into needs a buffer from message_buffer()");
+    PyObject *dst = buffer_data(args[0]);
+    if (dst == NULL) {
         return NULL;
     }
     Py_ssize_t at = PyLong_AsSsize_t(args[1]);
@@ -477,14 +531,16 @@ unmask_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* message_bytes(buf) -> bytes: the message, handed over once (the buffer is then empty). */
 static PyObject *
 message_bytes(PyObject *self, PyObject *arg)
 {
-    if (!PyBytes_CheckExact(arg)) {
-        PyErr_SetString(PyExc_TypeError, "message_bytes needs a buffer from message_buffer()");
+    PyObject *data = buffer_data(arg);
+    if (data == NULL) {
         return NULL;
     }
-    return Py_NewRef(arg);
+    ((MessageBuffer *)arg)->data = NULL; /* our reference becomes the caller's */
+    return data;
 }
 
 static PyMethodDef methods[] = {
@@ -514,5 +570,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    if (PyType_Ready(&MessageBufferType) < 0) {
+        return NULL;
+    }
     return PyModule_Create(&module);
 }
