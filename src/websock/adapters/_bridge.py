@@ -111,6 +111,7 @@ class Bridge:
         self._closed = asyncio.Event()
         self._peer_gone = False
         self._injected: list[Event] = []
+        self._reader_task: asyncio.Task[None] | None = None
         self.dropped_control_frames = 0
 
     # -- Transport (called by the session, on the loop thread, never blocking) ---------------
@@ -179,6 +180,9 @@ class Bridge:
             item = queue[0]
             try:
                 if isinstance(item, _Close):
+                    # After our close only the peer's answer could arrive, and the host
+                    # handles it; a pending receive even blocks granian's close send.
+                    await self._stop_reader()
                     await self._io.send_close(item.code, item.reason)
                 else:
                     await self._io.send(item)
@@ -189,6 +193,11 @@ class Bridge:
             if isinstance(item, _Close):
                 queue.clear()
                 self._buffered = 0
+                # The host's close returned: it owns the rest of the handshake (ASGI
+                # servers echo and drop TCP once the app returns; aiohttp and websockets
+                # return after the peer's answer). Nothing more can reach the session.
+                if self._session is not None:
+                    self._session.connection_lost(None)
             else:
                 self._buffered -= _size(item)
             if self._writing_paused and self._buffered <= self._options.write_low_water:
@@ -224,6 +233,13 @@ class Bridge:
             failed = isinstance(event, ProtocolError)
             session.feed([event])
 
+    async def _stop_reader(self) -> None:
+        reader = self._reader_task
+        if reader is not None and not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
     def _host_lost(self, exc: BaseException | None) -> None:
         self._peer_gone = True
         self._queue.clear()
@@ -242,6 +258,7 @@ class Bridge:
             session.start()
             self.flush()
             reader = asyncio.create_task(self._reader(), name="websock-reader")
+            self._reader_task = reader
             closed = asyncio.ensure_future(self._closed.wait())
             ended = asyncio.ensure_future(session.wait_closed())
             try:

@@ -131,7 +131,8 @@ def _make_ws(options: Options, subprotocol: str | None) -> web.WebSocketResponse
         heartbeat=None,
         protocols=(subprotocol,) if subprotocol else (),
         compress=options.compress,
-        max_msg_size=options.max_message_size,
+        # aiohttp refuses a message of exactly max_msg_size bytes; ours is an inclusive limit.
+        max_msg_size=options.max_message_size + 1,
         writer_limit=options.write_high_water,
     )
     for name, value in options.headers:
@@ -204,5 +205,4 @@ def serve_app(app: WebSockApp) -> web.Application:
         await registry.shutdown(1001)
 
     application.on_shutdown.append(on_shutdown)
-    application["websock_sessions"] = registry
     return application

@@ -187,6 +187,8 @@ def decide(request: Request) -> Response | tuple[Any, dict[str, Any], dict[str, 
         options["timeout"] = float(query["timeout"])
     if "max" in query:
         options["max_message_size"] = int(query["max"])
+        # max_frame_size counts the header too: up to 14 bytes (RFC 6455 §5.2).
+        options["max_frame_size"] = int(query["max"]) + 14
     if "ping" in query:
         options["ping_interval"] = float(query["ping"])
     handler = ASYNC_HANDLER if query.get("mode") == "async" else SYNC_HANDLER

@@ -9,12 +9,16 @@ Features:
 ``denial``           "full": a denial Response reaches the client with its status, headers
                      and body; "403": the host only has the ASGI close-before-accept
                      fallback (no websocket.http.response extension).
+``not_found``        "app": a request to a path the app refuses gets the app's 404; a
+                     status code: the host (a framework router) answered it before the app.
 ``client_ping``      the client's pings reach ``handle_control``.
 ``server_ping``      a pushed ``Ping`` reaches the client and its pong reaches
                      ``handle_control`` (so the runtime's keepalive works).
 ``compression``      "per-connection": ``compress=True`` negotiates permessage-deflate and
                      ``compress=False`` does not; "server-wide": the host negotiates it on
                      its own settings whatever the option; "none": never.
+``accept_headers``   ``upgrade(headers=...)`` reach the client in the 101 response.
+``empty_messages``   an empty text message makes the round trip (handler and push).
 ``close_reason``     the text of ``Stop(message=...)`` reaches the client's close frame.
 ``remote_close``     what ``terminate`` learns when the client closes with a code and a
                      text: "code+reason" (``Remote(code, message)``), "code" (the host
@@ -31,9 +35,12 @@ __all__ = ["CAPABILITIES", "FEATURES"]
 
 FEATURES = (
     "denial",
+    "not_found",
     "client_ping",
     "server_ping",
     "compression",
+    "accept_headers",
+    "empty_messages",
     "close_reason",
     "remote_close",
     "shutdown",
@@ -41,9 +48,12 @@ FEATURES = (
 
 _FULL: dict[str, Any] = {
     "denial": "full",
+    "not_found": "app",
     "client_ping": True,
     "server_ping": True,
     "compression": "per-connection",
+    "accept_headers": True,
+    "empty_messages": True,
     "close_reason": True,
     "remote_close": "code+reason",
     "shutdown": "1001 Shutdown",
@@ -66,10 +76,29 @@ CAPABILITIES: dict[str, dict[str, Any]] = {
     "uvicorn-wsproto": dict(_UVICORN),
     # hypercorn reports a client close as 1006, and cancels the app at graceful_timeout.
     "hypercorn": {**_ASGI, "remote_close": "lost", "shutdown": "1011 Error"},
-    "daphne": {**_ASGI, "denial": "403", "compression": "none"},
-    "granian": {**_ASGI, "compression": "none"},
-    "starlette": dict(_UVICORN),
-    "fastapi": dict(_UVICORN),
+    # daphne: no denial extension (django/daphne#486), drops empty messages, close texts
+    # and accept headers.
+    "daphne": {
+        **_ASGI,
+        "denial": "403",
+        "not_found": "403",
+        "compression": "none",
+        "accept_headers": False,
+        "empty_messages": False,
+        "close_reason": False,
+        "remote_close": "code",
+    },
+    # granian drops the accept message's headers and the client's close text.
+    "granian": {
+        **_ASGI,
+        "compression": "none",
+        "accept_headers": False,
+        "remote_close": "code",
+        "shutdown": "1006 Shutdown",
+    },
+    # The routers answer unknown paths themselves (403: close before accept).
+    "starlette": {**_UVICORN, "not_found": "403"},
+    "fastapi": {**_UVICORN, "not_found": "403"},
     "aiohttp": dict(_FULL),
     "websockets": {**_FULL, "client_ping": False},
 }

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,8 @@ class ProcessHost(Running):
     ) -> None:
         self.name = name
         self._sock = sock
+        if sock is not None:
+            self.url = f"ws://127.0.0.1:{sock.getsockname()[1]}"
         self._ready = re.compile(ready) if ready else None
         env = dict(os.environ)
         src = str(Path(__file__).resolve().parents[2])
@@ -120,6 +123,7 @@ class ProcessHost(Running):
         self._proc = subprocess.Popen(
             argv,
             env=env,
+            stdin=subprocess.DEVNULL,
             pass_fds=(sock.fileno(),) if sock is not None else (),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -140,10 +144,26 @@ class ProcessHost(Running):
 
     def start(self) -> ProcessHost:
         if self._ready is not None:
-            if not self._seen_ready.wait(START_TIMEOUT) or self._proc.poll() is not None:
+            if not self._seen_ready.wait(START_TIMEOUT) or not self._answers_http():
                 self.stop()
                 raise RuntimeError(f"{self.name} did not start:\n{''.join(self.output)}")
         return self
+
+    def _answers_http(self) -> bool:
+        """Wait until the app answers a plain HTTP request: granian logs "Started worker"
+        before its worker listens, and loses a SIGTERM that arrives that early."""
+        port = int(self.url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and self._proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                    sock.sendall(b"GET / HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
+                    if sock.recv(64).startswith(b"HTTP/1.1 "):
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.05)  # readiness polling of a foreign process, not test sync
+        return False
 
     def stop(self) -> None:
         if self._proc.poll() is None:
@@ -229,8 +249,6 @@ def _fastapi_app() -> Any:
 
     api = FastAPI()
 
-    @api.websocket("/ws")
-    @api.websocket("/deny")
     async def endpoint(ws: WebSocket) -> None:
         decision = decide(request_from_scope(ws.scope))
         if isinstance(decision, Response):
@@ -240,6 +258,11 @@ def _fastapi_app() -> Any:
         handler, arg, options = decision
         await upgrade(ws.scope, ws.receive, ws.send, handler, arg, **options)
 
+    # FastAPI reads the parameter's annotation at runtime; with postponed annotations it
+    # is a string naming a local import, so hand it the class itself.
+    endpoint.__annotations__ = {"ws": WebSocket, "return": None}
+    api.add_api_websocket_route("/ws", endpoint)
+    api.add_api_websocket_route("/deny", endpoint)
     return api
 
 
@@ -324,7 +347,6 @@ def _websockets() -> Running:
 def _builtin() -> Running:
     async def main(sock: socket.socket, stop: asyncio.Event) -> None:
         from ..server import serve
-
         from .app import app
 
         async with serve(app, sock=sock):
@@ -371,7 +393,7 @@ def _granian() -> Running:
         "info",
         "websock.contract.app:asgi_app",
     ]
-    host = ProcessHost("granian", argv, sock=None, ready=r"Listening at|Started worker")
+    host = ProcessHost("granian", argv, sock=None, ready=r"Started worker")
     host.url = f"ws://127.0.0.1:{port}"
     return host.start()
 
