@@ -103,7 +103,7 @@ class Options:
             # Every upgrade() without options: one shared (immutable) default, since
             # building and validating it was ~15 % of a handshake's CPU (docs/profiling.md).
             return _default_options()
-        known = _field_names(cls)
+        known = _option_names() if cls is Options else {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise HandlerError(f"unknown upgrade option(s): {', '.join(unknown)}")
@@ -117,8 +117,8 @@ class Options:
 
 
 @functools.cache
-def _field_names(cls: type[Options]) -> frozenset[str]:
-    return frozenset(f.name for f in fields(cls))
+def _option_names() -> frozenset[str]:
+    return frozenset(f.name for f in fields(Options))
 
 
 @functools.cache
