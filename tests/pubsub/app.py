@@ -52,14 +52,24 @@ class Member(websock.Handler):
         return Push(f"info:{message}", topic)
 
 
+class SpecMember(Member):
+    """Uses only SPEC names: subscribes in init and answers at once (no ``synced()``)."""
+
+    def init(self, topic: str) -> Result:  # type: ignore[override]
+        PUBSUB.subscribe(topic)
+        return Push(f"ready:{os.getpid()}", topic)
+
+
 MEMBER = Member()
+SPEC_MEMBER = SpecMember()
 
 
 async def app(request: websock.Request) -> Any:
     query = parse_qs(request.query_string)
     topic = query.get("topic", ["lobby"])[0]
     compress = query.get("compress", ["0"])[0] == "1"
-    return websock.upgrade(request, MEMBER, topic, compress=compress, compress_threshold=0)
+    handler = SPEC_MEMBER if query.get("spec", ["0"])[0] == "1" else MEMBER
+    return websock.upgrade(request, handler, topic, compress=compress, compress_threshold=0)
 
 
 asgi_app = App(app)

@@ -70,6 +70,13 @@ async def joined(
     return client
 
 
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Wait for a condition that the node's own thread makes true (counters, link state)."""
+    async with asyncio.timeout(TIMEOUT):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
 def channels(redis_server: RedisServer) -> list[str]:
     client = redis.Redis.from_url(redis_server)
     try:
@@ -96,8 +103,8 @@ async def test_broadcast_reaches_every_node_exactly_once(
         for client in (on_a, *on_b):
             assert await client.receive() == Text("'end'")
             await client.assert_no_push()
-        assert (a.stats.published, a.stats.received) == (2, 1)
-        assert (b.stats.published, b.stats.received) == (1, 2)
+        await eventually(lambda: (a.stats.published, a.stats.received) == (2, 1))
+        await eventually(lambda: (b.stats.published, b.stats.received) == (1, 2))
 
 
 async def test_a_node_subscribes_only_to_its_topics(
@@ -228,15 +235,13 @@ async def test_redis_restart_keeps_connections_and_resyncs(
         assert await on_a.receive() == Text("'before'")
         assert await on_b.receive() == Text("'before'")
         redis_server.kill()
-        async with asyncio.timeout(TIMEOUT):
-            while a.stats.connected or b.stats.connected:
-                await asyncio.sleep(0.01)  # polling an outside event, not synchronising
+        await eventually(lambda: not (a.stats.connected or b.stats.connected))
         # Connections stay up; local delivery goes on; Redis publishes are dropped.
         await on_a.send("alive?")
         assert await on_a.receive() == Text("alive?")
         a.broadcast("room", "while down")
         assert await on_a.receive() == Text("'while down'")
-        assert a.stats.dropped_unavailable == 1
+        await eventually(lambda: a.stats.dropped_unavailable == 1)  # counted by the node thread
 
         def script() -> None:  # no event loop in this thread: the blocking path
             with PubSub(redis_server) as pubsub:
@@ -255,30 +260,44 @@ async def test_redis_restart_keeps_connections_and_resyncs(
         a.broadcast("room", "after")
         assert await on_a.receive() == Text("'after'")
         assert await on_b.receive() == Text("'after'")
-        assert (a.stats.reconnects, a.stats.resyncs) == (1, 2)
-        assert (b.stats.reconnects, b.stats.resyncs) == (1, 1)
+        await eventually(lambda: (a.stats.reconnects, a.stats.resyncs) == (1, 2))
+        await eventually(lambda: (b.stats.reconnects, b.stats.resyncs) == (1, 1))
         assert a.stats.connected and b.stats.connected
         await on_b.assert_no_push()
 
 
-async def test_invalid_payloads_and_a_full_publish_queue(
+async def test_invalid_payloads_are_ignored_and_counted(
     nodes: Callable[..., PubSub], redis_server: RedisServer
 ) -> None:
-    a = nodes(publish_queue=1)
-    b = nodes()
+    a, b = nodes(), nodes()
     async with AsyncExitStack() as stack:
         on_b = await joined(stack, b, ["t"])
-        await asyncio.wait_for(a.synced(), TIMEOUT)
         client = redis.Redis.from_url(redis_server)
         try:
             client.publish("websock:t", b"not an envelope")
         finally:
             client.close()
-        for i in range(3):  # one loop iteration: one fits in the queue
+        a.broadcast("t", "valid")
+        assert await on_b.receive() == Text("'valid'")
+        assert b.stats.dropped_invalid == 1  # counted before the next message was read
+        await on_b.assert_no_push()
+
+
+async def test_a_full_publish_queue_drops_and_counts(nodes: Callable[..., PubSub]) -> None:
+    a, b = nodes(publish_queue=1), nodes()
+    count = 1000
+    async with AsyncExitStack() as stack:
+        on_b = await joined(stack, b, ["t"])
+        await asyncio.wait_for(a.synced(), TIMEOUT)
+        for i in range(count):  # faster than one PUBLISH round trip each
             a.broadcast("t", i)
-        assert await on_b.receive() == Text("0")
-        assert b.stats.dropped_invalid == 1
-        assert a.stats.dropped_backlog == 2
+        await eventually(lambda: a.stats.published + a.stats.dropped_backlog == count)
+        assert a.stats.dropped_backlog > 0
+        got = [await on_b.receive() for _ in range(a.stats.published)]
+        assert got[0] == Text("0")
+        assert [int(frame.data) for frame in got if isinstance(frame, Text)] == sorted(
+            int(frame.data) for frame in got if isinstance(frame, Text)
+        )
         await on_b.assert_no_push()
 
 
@@ -287,6 +306,7 @@ def test_options_are_checked() -> None:
         PubSub("redis://localhost", reconnect_min=0)
     with pytest.raises(ValueError, match="unknown serializer"):
         PubSub("redis://localhost", serializer="yaml")  # type: ignore[arg-type]
-    assert "localhost" in repr(PubSub("redis://user:secret@localhost"))
-    assert "secret" not in repr(PubSub("redis://user:secret@localhost"))
+    with PubSub("redis://user:secret@localhost:1") as pubsub:
+        assert "localhost" in repr(pubsub)
+        assert "secret" not in repr(pubsub)
     assert isinstance(Resync("t"), Resync)

@@ -142,18 +142,30 @@ class Registry:
 
     def deliver(self, topic: str, message: Any) -> None:
         """``message`` to every local subscriber's ``handle_info`` (through its mailbox)."""
+        handles = [handle for _, group in self._snapshot(topic) for handle in group]
+        self._send_all(message, handles)
+
+    def deliver_via_loops(self, topic: str, message: Any) -> None:
+        """Like ``deliver``, from a thread that runs none of the subscribers' loops (the
+        Redis node): one ``call_soon_threadsafe`` per loop, not one wake-up per handle."""
+        for loop, handles in self._snapshot(topic):
+            try:
+                loop.call_soon_threadsafe(self._send_all, message, handles)
+            except RuntimeError:  # that loop is closed: its connections are gone
+                self._stats.add(dropped_closed=len(handles))
+
+    def _send_all(self, message: Any, handles: list[ConnectionHandle]) -> None:
         delivered = closed = full = 0
-        for _, handles in self._snapshot(topic):
-            for handle in handles:
-                try:
-                    if handle.send(message):
-                        delivered += 1
-                    elif handle.closed:
-                        closed += 1
-                    else:
-                        full += 1
-                except MailboxFull:  # the subscriber chose mailbox_overflow="raise"
+        for handle in handles:
+            try:
+                if handle.send(message):
+                    delivered += 1
+                elif handle.closed:
+                    closed += 1
+                else:
                     full += 1
+            except MailboxFull:  # the subscriber chose mailbox_overflow="raise"
+                full += 1
         self._stats.add(delivered=delivered, dropped_closed=closed, dropped_mailbox=full)
 
     def deliver_frame(self, topic: str, frame: PreparedFrame) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from types import TracebackType
@@ -79,7 +80,9 @@ class PubSub:
                 redis_options=redis_options or {},
             )
             self._registry._on_topic = self._node.topic_changed
-            self._node.start()  # connects at once when created inside a running loop
+            # The node's own thread connects now, typically while the app is imported and
+            # long before the first connection subscribes.
+            self._node.start()
         self.url = url
 
     def __repr__(self) -> str:
@@ -161,16 +164,16 @@ class PubSub:
         return self._stats.snapshot(topics=topics, subscriptions=subscriptions, connected=connected)
 
     async def aclose(self) -> None:
-        """Stop the Redis tasks and connections (on the loop that uses them). Local
-        subscriptions stay; they end with their connections."""
+        """``close()`` without blocking the event loop."""
         if self._node is not None:
-            await self._node.aclose()
+            await asyncio.to_thread(self._node.close)
 
     def close(self) -> None:
-        """Release the blocking Redis client used by code without an event loop (scripts).
-        Also usable as ``with PubSub(url) as pubsub:``."""
+        """Stop the Redis node: its thread, tasks and connections (blocks until done; any
+        thread). Local subscriptions stay and end with their connections; later broadcasts
+        reach local subscribers only. Also ``with PubSub(url) as pubsub:``."""
         if self._node is not None:
-            self._node.close_sync()
+            self._node.close()
 
     def __enter__(self) -> PubSub:
         return self

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import threading
 from collections import deque
@@ -51,6 +52,7 @@ logger: Final = logging.getLogger("websock.pubsub")
 _SYNC: Final = "websock-sync:"
 _HEALTH: Final = "websock-health"
 _BATCH: Final = 1000  # PUBLISHes per pipeline round trip
+_STARTUP_WAIT: Final = 2.0  # seconds start() waits for the first connection attempt
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -100,11 +102,14 @@ class RedisNode:
         self._sync_lock = threading.Lock()
         self._sync_client: redis.Redis | None = None
         self._closing = False
+        self._start_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner = threading.Thread()
+        self._pid = 0
         self._reset()
 
     def _reset(self) -> None:
-        """Per home loop state (a new loop after the old one closed starts afresh)."""
+        """Per node thread state (a forked child starts afresh)."""
         self._thread = 0
         self._client: redis.asyncio.Redis | None = None
         self._publisher: redis.asyncio.Redis | None = None
@@ -122,23 +127,44 @@ class RedisNode:
         self._down = False
         self._resync_due = False
         self._pong_seen = False
+        self._first_attempt = threading.Event()  # the first connection attempt ended
 
     @property
     def connected(self) -> bool:
         return self._connected
 
-    # -- home loop ----------------------------------------------------------------------------
+    # -- the node's own thread and loop ----------------------------------------------------------
 
-    def _home(self) -> asyncio.AbstractEventLoop | None:
-        """The home loop, bound to the caller's running loop if there is none (or it closed)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            return loop
-        running = _running_loop()
-        if running is None or self._closing:
-            return None
-        self._reset()
-        self._loop = running
+    def start(self) -> asyncio.AbstractEventLoop | None:
+        """Start the node's thread (if not running in this process) and return its loop.
+
+        Called when the PubSub is created, so the node is connected to Redis by the time
+        the first connection subscribes (typically: at import, before the server accepts).
+        A forked child (a pre-forking server) gets its own thread on first use.
+        """
+        with self._start_lock:
+            if self._closing:
+                return None
+            loop = self._loop
+            if loop is not None and self._pid == os.getpid() and self._runner.is_alive():
+                return loop
+            self._reset()
+            loop = asyncio.new_event_loop()
+            started = threading.Event()
+            self._runner = threading.Thread(
+                target=self._run, args=(loop, started), name="websock-pubsub-redis", daemon=True
+            )
+            self._loop = loop
+            self._pid = os.getpid()
+            self._runner.start()
+            started.wait()
+        # Wait (briefly, once) for the first connection attempt: subscriptions made right
+        # after start-up then take effect at once instead of racing the connection.
+        self._first_attempt.wait(_STARTUP_WAIT)
+        return loop
+
+    def _run(self, loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
         self._thread = threading.get_ident()
         self._client = redis.asyncio.Redis.from_url(self.url, **self._options)
         self._publisher = redis.asyncio.Redis.from_url(self.url, **self._publish_options)
@@ -146,12 +172,12 @@ class RedisNode:
         self._spawn(self._supervise())
         self._spawn(self._publish_loop())
         self._spawn(self._warm_publisher())
-        return running
-
-    def start(self) -> None:
-        """Connect now if an event loop runs here (e.g. a PubSub made while uvicorn loads
-        the app), rather than at the first subscription: it takes effect sooner."""
-        self._home()
+        started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         assert self._loop is not None
@@ -166,7 +192,7 @@ class RedisNode:
 
     def topic_changed(self, topic: str) -> None:
         """A topic gained its first or lost its last local subscriber."""
-        loop = self._home()
+        loop = self.start()
         if loop is None:
             return
         if self._on_home_thread():
@@ -176,16 +202,21 @@ class RedisNode:
 
     def publish(self, topic: str, data: bytes) -> None:
         channel = self._prefix + topic
-        loop = self._home()
-        if loop is None:
+        if _running_loop() is None and not self._on_home_thread():
+            # This thread runs no event loop (a worker, a script): a blocking PUBLISH that
+            # raises on failure, rather than a message that may not leave before exit.
             self._publish_sync(channel, data)
+            return
+        loop = self.start()
+        if loop is None:
+            self._stats.add(dropped_unavailable=1)  # closed
         elif self._on_home_thread():
             self._enqueue(channel, data)
         else:
             try:
                 loop.call_soon_threadsafe(self._enqueue, channel, data)
-            except RuntimeError:  # the home loop closed meanwhile
-                self._publish_sync(channel, data)
+            except RuntimeError:  # closed meanwhile
+                self._stats.add(dropped_unavailable=1)
 
     def _publish_sync(self, channel: str, data: bytes) -> None:
         # No event loop here (a worker thread, a CLI script): a blocking PUBLISH on redis-py's
@@ -203,12 +234,13 @@ class RedisNode:
 
     async def synced(self) -> None:
         """Return once Redis applied every subscription change made before the call."""
+        home = self.start()
+        if home is None:
+            raise RuntimeError("this PubSub is closed")
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._synced(), home))
+
+    async def _synced(self) -> None:
         running = asyncio.get_running_loop()
-        home = self._home()
-        assert home is not None
-        if home is not running:
-            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.synced(), home))
-            return
         target = self._gen_req
         if self._connected and self._gen_acked >= target:
             return
@@ -367,12 +399,13 @@ class RedisNode:
             frame = PreparedFrame(envelope.message, self._stats.on_encode)
             self._registry.deliver_frame(topic, frame)
         else:
-            self._registry.deliver(topic, envelope.message)
+            self._registry.deliver_via_loops(topic, envelope.message)
 
     def _acked(self, generation: int) -> None:
         self._gen_acked = max(self._gen_acked, generation)
         if not self._connected:
             self._connected = True
+            self._first_attempt.set()
             self._down = False
             logger.info("websock pubsub: connected to %s", _safe_url(self.url))
             if self._resync_due:
@@ -399,6 +432,7 @@ class RedisNode:
         self._connected = False
         self._down = True
         self._resync_due = True
+        self._first_attempt.set()
         dropped = len(self._queue)
         self._queue.clear()
         if dropped:
@@ -434,8 +468,23 @@ class RedisNode:
                 else:
                     self._stats.add(published=len(batch))
 
-    async def aclose(self) -> None:
-        self._closing = True
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the node: its tasks, connections and thread (blocking, from any thread)."""
+        with self._start_lock:
+            self._closing = True
+            loop, runner = self._loop, self._runner
+        if loop is not None and runner.is_alive() and self._pid == os.getpid():
+            stopping = asyncio.run_coroutine_threadsafe(self._stop(), loop)
+            try:
+                stopping.result(timeout)
+            except Exception:
+                logger.exception("websock pubsub: error while stopping")
+            loop.call_soon_threadsafe(loop.stop)
+            runner.join(timeout)
+        self.close_sync()
+
+    async def _stop(self) -> None:
+        """On the node loop: cancel the tasks, close the clients, fail the waiters."""
         if self._wake is not None:
             self._wake.set()  # the publisher exits its loop even if a cancel gets lost
         pending = set(self._tasks)
@@ -453,10 +502,8 @@ class RedisNode:
             if client is not None:
                 await client.aclose()
         self._client = self._publisher = None
-        self.close_sync()
         for _, future in self._waiters:
-            if not future.done():
-                future.cancel()
+            future.cancel()
         self._waiters = []
 
     def close_sync(self) -> None:
