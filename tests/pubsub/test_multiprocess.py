@@ -206,3 +206,21 @@ async def test_three_processes_one_redis(
     assert done.returncode == 0, done.stderr
     await everyone_gets(clients, {"info:script-again"})
     await nothing_more(clients, "check-3", clients[5])
+
+
+@pytest.mark.slow
+async def test_spec_only_app_without_waiting(servers: list[int]) -> None:
+    """The app's init subscribes and answers at once (no ``synced()``): a broadcast sent
+    as soon as every client is welcomed still reaches all of them (each node connected
+    to Redis when the app was imported)."""
+    for round_ in range(3):
+        topic = f"spec-{round_}"
+        async with AsyncExitStack() as stack:
+            opened = []
+            for port in servers:
+                url = f"ws://127.0.0.1:{port}/?topic={topic}&spec=1"
+                ws = await stack.enter_async_context(connect(url, open_timeout=TIMEOUT))
+                assert (await recv(ws)).startswith("ready:")
+                opened.append(ws)
+            await opened[round_].send(f"say:{topic}")
+            await everyone_gets(opened, {f"info:{topic}"})
