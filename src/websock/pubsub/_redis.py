@@ -2,19 +2,22 @@
 
 One Redis channel per topic (``prefix + topic``). The node SUBSCRIBEs to a channel while
 it has a local subscriber of the topic and UNSUBSCRIBEs when the last one leaves, so a
-node receives only the topics it serves. Everything runs on one *home* event loop: the
-loop of the first subscriber (or the first broadcast made inside a loop).
+node receives only the topics it serves.
+
+The node runs on its own thread and event loop, started when the PubSub is created (in a
+server: while the app is imported, before any connection arrives) and connected by the
+time ``start()`` returns, so a SPEC-only app's first subscriptions do not race the
+connection. Connections' loops hand it work with ``call_soon_threadsafe``; it hands
+deliveries back the same way, once per loop and message.
 
     supervisor task   connect → SUBSCRIBE what is wanted → PING barrier → read messages;
                       on any failure: mark down, back off (jittered, doubling), reconnect
     publisher task    PUBLISHes queued messages (pipelined when several wait)
     keepalive task    PINGs every ``health_interval``; no PONG by the next one = dead link
 
-Subscription changes are written eagerly (inside the callback that subscribed), so a
-SUBSCRIBE is on its way to Redis before that callback's own frames reach the client.
-A PING carrying a generation number follows each batch of changes: its PONG proves Redis
-applied everything before it (Redis answers one connection's commands in order), which
-is what ``synced()`` waits for.
+A PING carrying a generation number follows each batch of subscription changes: its PONG
+proves Redis applied everything before it (Redis answers one connection's commands in
+order), which is what ``synced()`` waits for.
 
 Delivery is at-most-once: while Redis is unreachable, publishes are dropped and counted,
 and what other nodes published is missed. After reconnecting, the node re-subscribes,
