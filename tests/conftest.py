@@ -18,6 +18,10 @@ from pathlib import Path
 
 import pytest
 
+# The host contract suite's fixtures (tests/contract). pytest only accepts pytest_plugins in a
+# top-level conftest, and this one is: testpaths = ["tests"].
+pytest_plugins = ["websock.contract.plugin"]
+
 # Plugins must be named here, in the top-level conftest (pytest refuses pytest_plugins in
 # conftest files below it): the host contract suite's plugin (tests/contract) and pytester
 # (tests/test_conftest.py runs pytest inside pytest).

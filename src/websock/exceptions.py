@@ -52,9 +52,9 @@ class ProtocolError(WebSockError):
         self.reason = reason
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ProtocolError)
-            and (self.code, self.reason) == (other.code, other.reason)
+        return isinstance(other, ProtocolError) and (self.code, self.reason) == (
+            other.code,
+            other.reason,
         )
 
     def __hash__(self) -> int:
