@@ -253,7 +253,7 @@ class RedisNode:
             self._eager(self._apply())
         await future
 
-    # -- on the home loop -----------------------------------------------------------------------
+    # -- on the node's loop ---------------------------------------------------------------------
 
     def _changed(self) -> None:
         self._gen_req += 1
