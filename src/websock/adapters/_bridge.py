@@ -266,7 +266,10 @@ class Bridge:
             finally:
                 closed.cancel()
                 ended.cancel()
-            # Let the writer put out what the session queued last (final frames, close).
+            # Let the writer put out what the session queued last (final frames, close),
+            # then stop: the session has ended either way.
+            self._closed.set()
+            self._wake.set()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(writer), self._options.close_timeout)
         finally:

@@ -117,13 +117,21 @@ class _WebsocketsIO:
             await conn.send(bytes(frame))
 
     async def send_close(self, code: int | None, reason: str) -> None:
+        # Put our close frame on the wire and return: websockets finishes the handshake
+        # once the handler returns (its own close_timeout), so the session need not wait
+        # on it (Connection.close() may wait that long for the TCP close).
         self._we_closed = True
-        await self._conn.close(1000 if code is None else code, reason)
+        from websockets.exceptions import InvalidState
+
+        conn = self._conn
+        try:
+            conn.protocol.send_close(1000 if code is None else code, reason)
+        except InvalidState:  # websockets is already closing (it failed the connection)
+            return
+        conn.send_data()
 
     async def abort(self) -> None:
-        transport = self._conn.transport
-        if transport is not None and not transport.is_closing():
-            transport.abort()
+        """Returning from the handler lets websockets close the connection itself."""
 
 
 async def _run(connection: ServerConnection, value: Any, registry: SessionRegistry | None) -> None:
