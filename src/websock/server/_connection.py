@@ -14,6 +14,7 @@ read memory does not grow with the number of connections.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -23,11 +24,15 @@ from ..http import Headers, Request, Response
 from ..protocol.connection import ServerConnection
 from ..protocol.deflate import PerMessageDeflate
 from ..protocol.handshake import build_101, build_error, build_response
+from ..runtime.adopt import resume
 from ..runtime.session import Session
 from ..upgrade import Upgrade
 from ._http11 import HttpError, ParsedHead, RequestReader
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from ..runtime.session import TimerHandle
     from ..runtime.transport import OutFrame, PreparedFrame
     from ._state import ServerState
 
@@ -82,6 +87,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         "_deflate",
         "_head",
         "_idle",
+        "_inline",
         "_lingering",
         "_phase",
         "_reader",
@@ -100,8 +106,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._phase = _HEAD
         self._head: ParsedHead | None = None
         self._body_left = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: TimerHandle | None = None
         self._idle = True  # no byte of the next request yet
+        self._inline = False  # the app is running inside _advance (not in a task)
         self._reading = True
         self._close_after = False  # answer the request in flight, then close
         self._lingering = False  # half-closed by us, draining input until the peer's FIN
@@ -237,7 +244,7 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def _arm(self, delay: float) -> None:
         self._cancel_timer()
-        self._timer = self._state.loop.call_later(delay, self._on_timeout)
+        self._timer = self._state.clock.call_later(delay, self._on_timeout)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -304,7 +311,6 @@ class HttpConnection(asyncio.BufferedProtocol):
         assert head is not None
         self._phase = _APP
         self._cancel_timer()
-        self.pause_reading()
         request = Request(
             method=head.method,
             path=head.path,
@@ -314,7 +320,24 @@ class HttpConnection(asyncio.BufferedProtocol):
             http_version=head.version,
             scheme=self._state.ws_scheme,
         )
-        self._task = self._state.loop.create_task(self._run_app(request, head))
+        # The app runs inline, like the runtime's callbacks (runtime/adopt.py): most apps
+        # decide without awaiting anything, and then cost no task, no loop iteration and no
+        # pause/resume of reading. One that suspends is adopted by a task, reading paused.
+        # Its own context, as a task would give it: context variables it sets stay its own.
+        coro = self._run_app(request, head)
+        context = contextvars.copy_context()
+        self._inline = True
+        try:
+            yielded = context.run(coro.send, None)
+        except StopIteration:
+            return
+        finally:
+            self._inline = False
+        self.pause_reading()
+        self._task = self._state.loop.create_task(self._adopted(coro, yielded), context=context)
+
+    async def _adopted(self, coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+        await resume(coro, yielded)
 
     async def _run_app(self, request: Request, head: ParsedHead) -> None:
         try:
@@ -400,7 +423,8 @@ class HttpConnection(asyncio.BufferedProtocol):
             else self._state.limits.handshake_timeout
         )
         self.resume_reading()
-        self._advance()
+        if not self._inline:  # inline, the _advance loop that called the app goes on
+            self._advance()
 
     def _write_and_close(self, data: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -431,7 +455,14 @@ class HttpConnection(asyncio.BufferedProtocol):
         )
         self._phase = _WEBSOCKET
         self._task = None
-        self._session = session = Session(upgrade.handler, upgrade.arg, options, self)
+        self._session = session = Session(
+            upgrade.handler,
+            upgrade.arg,
+            options,
+            self,
+            loop=self._state.loop,
+            clock=self._state.clock,
+        )
         self.resume_reading()
         session.start()
         # Frames a client sent right behind its handshake were buffered with it.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._http11 import HeadParser, parse_head_python
 from ._limits import HttpLimits
+from ._timers import TimerWheel
 
 if TYPE_CHECKING:
     from ..http import Request
@@ -45,6 +46,7 @@ class ServerState:
         "_drained",
         "app",
         "app_name",
+        "clock",
         "closing",
         "connections",
         "limits",
@@ -68,6 +70,8 @@ class ServerState:
         self.limits = limits
         self.parse_head = parse_head
         self.loop = loop
+        #: Every connection's timers (handshake, idle, keepalive, close): one coarse wheel.
+        self.clock = TimerWheel(loop)
         self.read_view = memoryview(bytearray(READ_BUFFER_SIZE))
         self.connections: set[HttpConnection] = set()
         self.closing = False
