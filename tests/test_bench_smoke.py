@@ -94,8 +94,10 @@ def test_quick_run_reports_figures_for_every_workload(
     for title in ("(a)", "(b)", "(c)", "(d)"):
         rows = section_rows(table, title)
         for server in SERVERS:
-            first = rows[server][0]
-            assert NUMBER.match(first) and float(first.replace(",", "")) > 0, (title, rows)
+            # A number, not necessarily above 0: on a busy machine a 0.3 s window can pass
+            # with the server never scheduled (seen once). That is timing, which this test
+            # does not judge; a server that does not echo fails the echo check instead.
+            assert NUMBER.match(rows[server][0]), (title, rows)
             assert rows[server][-1] == "1/1", (title, rows)
     # Broadcast: picows always has figures; others have figures or say why not.
     rows = section_rows(table, "(e)")
