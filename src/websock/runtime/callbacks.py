@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -69,8 +70,77 @@ def _resolve(handler: object, name: str, required: bool) -> tuple[Callable[..., 
     return fn, inspect.iscoroutinefunction(fn)
 
 
+_NAMES: Final = _REQUIRED + _OPTIONAL
+
+#: The last handler inspected and its callbacks: an app serving every connection with the
+#: same handler object inspects it once. One tuple, swapped whole (threads may share it).
+_last: tuple[object, Callbacks] | None = None
+
+#: Per handler class, which optional callbacks are skipped and which are async: what an
+#: instance adds is only the binding (for handlers made per connection).
+_plans: weakref.WeakKeyDictionary[type, tuple[bool, ...]] = weakref.WeakKeyDictionary()
+
+
 def inspect_handler(handler: object) -> Callbacks:
-    """Resolve ``handler``'s callbacks; raises HandlerError naming what is missing."""
+    """Resolve ``handler``'s callbacks; raises HandlerError naming what is missing.
+
+    Cached: the same handler object again returns the same ``Callbacks``; another instance
+    of a plain class (no per-instance callbacks, no ``__getattr__``) reuses the class's
+    inspection.
+    """
+    last = _last
+    if last is not None and last[0] is handler:
+        return last[1]
+    cls = type(handler)
+    plan = _plans.get(cls) if _class_decides(handler, cls) else None
+    if plan is None:
+        callbacks = _inspect(handler)
+        if _class_decides(handler, cls):
+            _plans[cls] = (
+                callbacks.init_async,
+                callbacks.in_async,
+                callbacks.info_async,
+                callbacks.handle_control is not None,
+                callbacks.control_async,
+                callbacks.terminate is not None,
+                callbacks.terminate_async,
+            )
+    else:
+        init_async, in_async, info_async, control, control_async, term, term_async = plan
+        callbacks = Callbacks(
+            name=handler_name(handler),
+            init=getattr(handler, "init"),  # noqa: B009 (names kept parallel to _NAMES)
+            init_async=init_async,
+            handle_in=getattr(handler, "handle_in"),  # noqa: B009
+            in_async=in_async,
+            handle_info=getattr(handler, "handle_info"),  # noqa: B009
+            info_async=info_async,
+            handle_control=getattr(handler, "handle_control") if control else None,  # noqa: B009
+            control_async=control_async,
+            terminate=getattr(handler, "terminate") if term else None,  # noqa: B009
+            terminate_async=term_async,
+        )
+    _remember(handler, callbacks)
+    return callbacks
+
+
+def _remember(handler: object, callbacks: Callbacks) -> None:
+    global _last
+    _last = (handler, callbacks)
+
+
+def _class_decides(handler: object, cls: type) -> bool:
+    """True when ``handler``'s callbacks are its class's: same inspection for all of them."""
+    if isinstance(handler, type | types.ModuleType):
+        return False
+    lookup: object = cls.__getattribute__
+    if lookup is not object.__getattribute__ or hasattr(cls, "__getattr__"):
+        return False
+    own = getattr(handler, "__dict__", None)
+    return own is None or not any(name in own for name in _NAMES)
+
+
+def _inspect(handler: object) -> Callbacks:
     init, init_async = _resolve(handler, "init", True)
     handle_in, in_async = _resolve(handler, "handle_in", True)
     handle_info, info_async = _resolve(handler, "handle_info", True)

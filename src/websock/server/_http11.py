@@ -161,6 +161,10 @@ class RequestReader:
         """Return the next complete head (removed from the buffer), None if incomplete."""
         buf = self.buffer
         limits = self.limits
+        if self._scan == 0 and not buf.startswith((b"\r", b"\n")):
+            head = self._whole_head()
+            if head is not None:
+                return check_head(self._parse(head), limits)
         while True:
             lf = buf.find(b"\n", self._scan)
             if lf < 0:
@@ -197,6 +201,35 @@ class RequestReader:
             if self._size > limits.max_head_size:
                 raise HttpError(431, f"request head larger than {limits.max_head_size} bytes")
             self._start = self._scan = lf + 1
+
+    def _whole_head(self) -> bytes | None:
+        """The common case, a whole head in the buffer, checked with a few C-level scans.
+
+        Returns the head (removed from the buffer) only when the line scan below would
+        accept every line of it; anything else — incomplete, leading empty lines, a bare
+        LF, obs-fold, a limit crossed — returns None and the line scan decides (and names
+        the error).
+        """
+        buf = self.buffer
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = bytes(buf[: end + 4])
+        limits = self.limits
+        # Sizes as the line scan counts them: each non-empty line plus its CRLF.
+        if end + 2 > limits.max_head_size:
+            return None
+        # RFC 9112 §2.2 (no bare LF) and §5.2 (no obs-fold) hold for every line.
+        if head.count(b"\n") != head.count(b"\r\n") or b"\n " in head or b"\n\t" in head:
+            return None
+        lines = head.split(b"\r\n")
+        fields = lines[1:-2]
+        if len(fields) > limits.max_headers or len(lines[0]) > limits.max_request_line:
+            return None
+        if fields and max(map(len, fields)) > limits.max_header_line:
+            return None
+        del buf[: end + 4]
+        return head
 
     def _lines_skipped_prefix(self) -> int:
         # The leading empty lines were all CRLF, each two bytes, before the request line.
