@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..exceptions import UpgradeError
 from ..http import Request, Response
@@ -38,7 +39,9 @@ __all__ = [
 #: RFC 6455 §1.3: the fixed GUID appended to the client's key.
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Header checks (RFC 9110 §5.1 token names; no CR, LF, NUL in values), one C scan each.
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_SPLITTING = re.compile(r"[\r\n\x00]")
 _RULE = "RFC 6455 §4.2.1"
 
 
@@ -138,9 +141,9 @@ def check_header(name: str, value: str) -> None:
     CR or LF in either would let a value inject headers or a second response
     (response splitting, RFC 9112 §11.1); NUL is refused by RFC 9110 §5.5.
     """
-    if not name or not set(name) <= _TCHAR:
+    if _TOKEN_RE.fullmatch(name) is None:
         raise ValueError(f"invalid header name {name!r} (RFC 9110 §5.1)")
-    if any(c in value for c in "\r\n\x00"):
+    if _SPLITTING.search(value) is not None:
         raise ValueError(f"CR, LF or NUL in the value of header {name!r} (RFC 9110 §5.5)")
 
 
@@ -155,6 +158,12 @@ def _head(status: int, headers: Iterable[tuple[str, str]]) -> bytearray:
     if not isinstance(status, int) or not 100 <= status <= 999:
         raise ValueError(f"invalid HTTP status {status!r} (RFC 9110 §15)")
     out = bytearray(f"HTTP/1.1 {status} {_phrase(status)}\r\n".encode("ascii"))
+    out += _fields(headers)
+    return out
+
+
+def _fields(headers: Iterable[tuple[str, str]]) -> bytearray:
+    out = bytearray()
     for name, value in headers:
         check_header(name, value)
         try:
@@ -164,9 +173,32 @@ def _head(status: int, headers: Iterable[tuple[str, str]]) -> bytearray:
     return out
 
 
+#: The constant start of every 101 that ``upgrade()`` builds (RFC 6455 §4.2.2, items 1 to 4).
+_101_START: Final = (
+    b"HTTP/1.1 101 Switching Protocols\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: "
+)
+_ACCEPT_VALUE = re.compile(r"[A-Za-z0-9+/]{27}=")
+
+
 def build_101(upgrade: Upgrade) -> bytes:
     """The ``101 Switching Protocols`` response for an accepted upgrade (RFC 6455 §4.2.2)."""
-    return bytes(_head(101, upgrade.response_headers) + b"\r\n")
+    headers = upgrade.response_headers
+    if (
+        len(headers) >= 3
+        and headers[0] == ("Upgrade", "websocket")
+        and headers[1] == ("Connection", "Upgrade")
+        and headers[2][0] == "Sec-WebSocket-Accept"
+        and _ACCEPT_VALUE.fullmatch(headers[2][1]) is not None
+    ):
+        # What upgrade() builds: the constant part precomputed, the rest checked as usual.
+        out = _101_START + headers[2][1].encode("ascii") + b"\r\n"
+        if len(headers) == 3:
+            return out + b"\r\n"
+        return bytes(out + _fields(headers[3:]) + b"\r\n")
+    return bytes(_head(101, headers) + b"\r\n")
 
 
 #: Framing headers we compute ourselves; a caller's conflicting one could smuggle a request.
