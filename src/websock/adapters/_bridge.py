@@ -263,6 +263,14 @@ class Bridge:
             ended = asyncio.ensure_future(session.wait_closed())
             try:
                 await asyncio.wait([closed, ended], return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # The host cancels its handlers when it stops (daphne, hypercorn at
+                # graceful_timeout): that is a server shutdown, so terminate(Shutdown())
+                # and a 1001 close frame, sent if the host still lets us.
+                session.shutdown(1001)
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(asyncio.shield(writer), 1.0)
+                raise
             finally:
                 closed.cancel()
                 ended.cancel()

@@ -10,6 +10,7 @@ The ASGI server does the framing, so:
 - ASGI has no ping/pong events (ASGI spec, websocket section), so the transport declares
   ``supports_control_frames = False``: ``handle_control`` is never called, pushed Ping/Pong
   frames are dropped and counted, and keepalive falls back to the idle ``timeout``;
+- daphne (Autobahn) cannot send close codes 1001-1014: they go out as 3001-3014;
 - a denial ``Response`` goes out through the ``websocket.http.response`` extension when
   the server lists it in ``scope["extensions"]``; otherwise the documented fallback is a
   close before accept, which the ASGI spec turns into an HTTP 403 without our body.
@@ -100,12 +101,26 @@ def _error_response(exc: UpgradeError) -> Response:
     return Response(exc.status, headers, exc.message + "\n")
 
 
+def _autobahn_close_codes(send: Send) -> bool:
+    """Whether ``send`` belongs to daphne, whose Autobahn protocol refuses to send close
+    codes other than 1000 and 3000-4999 (and then silently sends nothing at all)."""
+    owner = getattr(getattr(send, "func", None), "__self__", None)
+    return type(owner).__module__.startswith("daphne.")
+
+
+def daphne_close_code(code: int) -> int:
+    """The documented fallback for daphne: 1001-1014 go out as 3001-3014 (the 3000-3999
+    range is for libraries, RFC 6455 §7.4.2), so the client still learns the reason."""
+    return code + 2000 if 1000 < code < 2000 else code
+
+
 class _AsgiIO:
     """``HostIO`` over the ASGI websocket events of one accepted connection."""
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self._receive = receive
         self._send = send
+        self._map_close = _autobahn_close_codes(send)
 
     async def receive(self) -> Inbound:
         message = await self._receive()
@@ -131,7 +146,10 @@ class _AsgiIO:
             await self._send({"type": "websocket.send", "bytes": bytes(frame)})
 
     async def send_close(self, code: int | None, reason: str) -> None:
-        message: Message = {"type": "websocket.close", "code": 1000 if code is None else code}
+        code = 1000 if code is None else code
+        if self._map_close:
+            code = daphne_close_code(code)
+        message: Message = {"type": "websocket.close", "code": code}
         if reason:
             message["reason"] = reason  # ASGI spec 2.3
         await self._send(message)

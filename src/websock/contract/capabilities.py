@@ -19,6 +19,8 @@ Features:
                      its own settings whatever the option; "none": never.
 ``accept_headers``   ``upgrade(headers=...)`` reach the client in the 101 response.
 ``empty_messages``   an empty text message makes the round trip (handler and push).
+``close_codes``      "exact": the client gets the runtime's close code; "1xxx→3xxx": the
+                     host cannot send 1001-1014, the adapter sends 3001-3014 instead.
 ``close_reason``     the text of ``Stop(message=...)`` reaches the client's close frame.
 ``remote_close``     what ``terminate`` learns when the client closes with a code and a
                      text: "code+reason" (``Remote(code, message)``), "code" (the host
@@ -41,6 +43,7 @@ FEATURES = (
     "compression",
     "accept_headers",
     "empty_messages",
+    "close_codes",
     "close_reason",
     "remote_close",
     "shutdown",
@@ -54,6 +57,7 @@ _FULL: dict[str, Any] = {
     "compression": "per-connection",
     "accept_headers": True,
     "empty_messages": True,
+    "close_codes": "exact",
     "close_reason": True,
     "remote_close": "code+reason",
     "shutdown": "1001 Shutdown",
@@ -74,8 +78,8 @@ CAPABILITIES: dict[str, dict[str, Any]] = {
     "uvicorn-websockets-sansio": dict(_UVICORN),
     "uvicorn-websockets": dict(_UVICORN),
     "uvicorn-wsproto": dict(_UVICORN),
-    # hypercorn reports a client close as 1006, and cancels the app at graceful_timeout.
-    "hypercorn": {**_ASGI, "remote_close": "lost", "shutdown": "1011 Error"},
+    # hypercorn reports a client close as 1006.
+    "hypercorn": {**_ASGI, "remote_close": "lost"},
     # daphne: no denial extension (django/daphne#486), drops empty messages, close texts
     # and accept headers.
     "daphne": {
@@ -85,8 +89,11 @@ CAPABILITIES: dict[str, dict[str, Any]] = {
         "compression": "none",
         "accept_headers": False,
         "empty_messages": False,
+        "close_codes": "1xxx→3xxx",
         "close_reason": False,
         "remote_close": "code",
+        # SIGTERM: daphne drops the connections and the app without a close frame.
+        "shutdown": "1006 none",
     },
     # granian drops the accept message's headers and the client's close text.
     "granian": {

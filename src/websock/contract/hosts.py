@@ -369,8 +369,10 @@ def _builtin_unavailable() -> str | None:
 def _daphne() -> Running:
     sock = bound_socket()
     argv = [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), "-v", "1"]
+    argv += ["--websocket-max-message-size", str(16 << 20)]
+    argv += ["--websocket-max-frame-size", str(16 << 20)]
     argv.append("websock.contract.app:asgi_app")
-    return ProcessHost("daphne", argv, sock=sock, ready=None).start()
+    return ProcessHost("daphne", argv, sock=sock, ready=r"Listening on TCP address").start()
 
 
 def _granian() -> Running:

@@ -140,6 +140,12 @@ class Contract:
         """The terminate reason the handler reported for ``conn_id``."""
         return await self.recorder.wait(conn_id)
 
+    def close_code(self, code: int) -> int:
+        """The close code the client sees for the runtime's ``code`` on this host."""
+        if self.spec.capabilities.get("close_codes") == "1xxx→3xxx" and 1000 < code < 2000:
+            return code + 2000
+        return code
+
     def capability(self, feature: str) -> Any:
         return self.spec.capabilities[feature]
 
