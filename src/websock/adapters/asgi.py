@@ -188,7 +188,7 @@ async def _run_accepted(
 async def _await_connect(receive: Receive) -> bool:
     """Consume ``websocket.connect``; False when the client left before it."""
     message = await receive()
-    return message["type"] == "websocket.connect"
+    return bool(message["type"] == "websocket.connect")
 
 
 async def upgrade(

@@ -17,6 +17,7 @@ with ``ping_interval=None`` so keepalive is the runtime's (``serve`` does).
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request as WsRequest
     from websockets.http11 import Response as WsResponse
+    from websockets.typing import Subprotocol
 
 __all__ = ["Server", "request_from_connection", "serve", "upgrade"]
 
@@ -108,9 +110,9 @@ class _WebsocketsIO:
         if isinstance(frame, str):
             await conn.send(frame)
         elif isinstance(frame, Ping):
-            waiter = await conn.ping(frame.data)
-            future = asyncio.ensure_future(waiter)
-            future.add_done_callback(lambda f, d=frame.data: self._on_pong(d, f))
+            data = frame.data
+            future: asyncio.Future[float] = asyncio.ensure_future(await conn.ping(data))
+            future.add_done_callback(functools.partial(self._on_pong, data))
         elif isinstance(frame, Pong):
             await conn.pong(frame.data)
         else:
@@ -213,10 +215,11 @@ class Server:
         return None
 
     def _select_subprotocol(
-        self, connection: ServerConnection, offered: Sequence[str]
-    ) -> str | None:
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
         decision = self._decisions.get(connection)
-        return None if decision is None else decision.subprotocol  # type: ignore[no-any-return]
+        chosen: Subprotocol | None = None if decision is None else decision.subprotocol
+        return chosen
 
     def _process_response(
         self, connection: ServerConnection, ws_request: WsRequest, response: WsResponse

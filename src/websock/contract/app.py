@@ -157,7 +157,7 @@ class AsyncContractHandler(ContractHandler):
         await asyncio.sleep(0)
         return super().init(arg)
 
-    async def handle_in(self, message: Text | Binary, state: dict[str, Any]) -> Any:  # type: ignore[override]
+    async def handle_in(self, message: Text | Binary, state: dict[str, Any]) -> Any:
         await asyncio.sleep(0)
         return super().handle_in(message, state)
 

@@ -143,10 +143,11 @@ class ProcessHost(Running):
         self._seen_ready.set()  # EOF: the process died; start() reports it
 
     def start(self) -> ProcessHost:
-        if self._ready is not None:
-            if not self._seen_ready.wait(START_TIMEOUT) or not self._answers_http():
-                self.stop()
-                raise RuntimeError(f"{self.name} did not start:\n{''.join(self.output)}")
+        if self._ready is not None and (
+            not self._seen_ready.wait(START_TIMEOUT) or not self._answers_http()
+        ):
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start:\n{''.join(self.output)}")
         return self
 
     def _answers_http(self) -> bool:

@@ -10,7 +10,7 @@ Use it in a ``conftest.py``::
 and collect the suite in a test module: ``from websock.contract.suite import *``.
 
 Options: ``--websock-hosts=a,b`` runs only those hosts; ``--websock-capability-table=PATH``
-writes the observed host × feature table into PATH (between the table markers).
+writes the observed host x feature table into PATH (between the table markers).
 """
 
 from __future__ import annotations
@@ -188,12 +188,12 @@ def _cell(value: Any) -> str:
     if value is False:
         return "**no**"
     if value is None:
-        return "–"
+        return "-"
     return str(value)
 
 
 def render_table(observed: dict[str, dict[str, Any]], outcomes: dict[str, list[int]]) -> str:
-    """The host × feature table (markdown) from observed outcomes."""
+    """The host x feature table (markdown) from observed outcomes."""
     header = ["host", "contract tests", *FEATURES]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for host in sorted(set(observed) | set(outcomes), key=_host_order):
