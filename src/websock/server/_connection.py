@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -28,6 +29,7 @@ from ..runtime.adopt import resume
 from ..runtime.session import Session
 from ..upgrade import Upgrade
 from ._http11 import HttpError, ParsedHead, RequestReader
+from ._timers import WheelTimer
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -263,7 +265,13 @@ class HttpConnection(asyncio.BufferedProtocol):
     def _receive_http(self, data: memoryview) -> None:
         if self._idle:
             self._idle = False
-            self._arm(self._state.limits.handshake_timeout)
+            timer = self._timer
+            delay = self._state.limits.handshake_timeout
+            if isinstance(timer, WheelTimer) and timer.callback is not None:
+                # Same callback, later deadline: moved, not replaced (no new entry).
+                timer.postpone(time.monotonic() + delay)
+            else:
+                self._arm(delay)
         if self._phase == _BODY and self._body_left:
             take = min(len(data), self._body_left)
             self._body_left -= take
@@ -310,6 +318,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         head = self._head
         assert head is not None
         self._phase = _APP
+        self._head = None  # not kept for the connection's life (fewer objects for the GC)
         self._cancel_timer()
         request = Request(
             method=head.method,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -77,6 +78,13 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
     supervisor = os.environ.get(SUPERVISOR_ENV)
     if supervisor is not None and supervisor == str(os.getppid()):
         _watch_supervisor(loop, server, int(supervisor))
+    if os.environ.get("WEBSOCK_GC_FREEZE", "1") != "0":
+        # Everything alive now (modules, the app, the loop) lives as long as the process:
+        # keep it out of the collector's full passes, whose cost would otherwise include
+        # it once per pass, on top of the live connections (CPython's gc.freeze(), meant
+        # for exactly this: long-lived startup state).
+        gc.collect()
+        gc.freeze()
     if banner:
         print(banner.format(url=server.url, http_url=server.http_url), file=sys.stdout, flush=True)
     try:

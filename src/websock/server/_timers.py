@@ -42,6 +42,12 @@ class WheelTimer:
     def cancel(self) -> None:
         self.callback = None
 
+    def postpone(self, deadline: float) -> None:
+        """Run no earlier than ``deadline`` (not before the current one): the entry stays
+        where it is and moves on when its tick comes, so this costs one store."""
+        if deadline > self.deadline:
+            self.deadline = deadline
+
 
 class TimerWheel:
     """``time()`` and ``call_later()`` (runtime ``Clock``), bucketed by tick."""
