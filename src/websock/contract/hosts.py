@@ -175,8 +175,11 @@ class ProcessHost(Running):
                 self._proc.kill()
                 self._proc.wait()
         self._reader.join(START_TIMEOUT)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
         if self._sock is not None:
-            self._sock.close()
+            with contextlib.suppress(OSError):
+                self._sock.close()
 
 
 @dataclass(frozen=True)
