@@ -54,18 +54,16 @@ def run(app: App, *, use_uvloop: bool = True, banner: str | None = None, **optio
 
 async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
     server = serve(app, **options)
-    await server.start()
-    loop_name = (
-        "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
-    )
-    logger.info("event loop: %s; HTTP parser: %s", loop_name, server.http_parser)
     loop = asyncio.get_running_loop()
     signals = 0
+    started = False
 
     def on_signal(signum: int) -> None:
         nonlocal signals
         signals += 1
         name = signal.Signals(signum).name
+        if not started:
+            return  # acted on once start() returns (close() would be a no-op before)
         if signals == 1:
             logger.info("%s received: shutting down gracefully", name)
             server.close()  # serve_forever() returns when the drain is complete
@@ -73,21 +71,32 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
             logger.warning("%s received again: dropping every connection now", name)
             server.abort_all()
 
+    # Installed before listening: the first client may be served (and a signal sent)
+    # before start() returns to us.
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    supervisor = os.environ.get(SUPERVISOR_ENV)
-    if supervisor is not None and supervisor == str(os.getppid()):
-        _watch_supervisor(loop, server, int(supervisor))
-    if os.environ.get("WEBSOCK_GC_FREEZE", "1") != "0":
-        # Everything alive now (modules, the app, the loop) lives as long as the process:
-        # keep it out of the collector's full passes, whose cost would otherwise include
-        # it once per pass, on top of the live connections (CPython's gc.freeze(), meant
-        # for exactly this: long-lived startup state).
-        gc.collect()
-        gc.freeze()
-    if banner:
-        print(banner.format(url=server.url, http_url=server.http_url), file=sys.stdout, flush=True)
     try:
+        await server.start()
+        started = True
+        loop_name = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+        logger.info("event loop: %s; HTTP parser: %s", loop_name, server.http_parser)
+        if signals:
+            logger.info("signal received while starting: shutting down gracefully")
+            server.close()
+        supervisor = os.environ.get(SUPERVISOR_ENV)
+        if supervisor is not None and supervisor == str(os.getppid()):
+            _watch_supervisor(loop, server, int(supervisor))
+        if os.environ.get("WEBSOCK_GC_FREEZE", "1") != "0":
+            # Everything alive now (modules, the app, the loop) lives as long as the process:
+            # keep it out of the collector's full passes, whose cost would otherwise include
+            # it once per pass, on top of the live connections (CPython's gc.freeze(), meant
+            # for exactly this: long-lived startup state).
+            gc.collect()
+            gc.freeze()
+        if banner:
+            print(
+                banner.format(url=server.url, http_url=server.http_url), file=sys.stdout, flush=True
+            )
         await server.serve_forever()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
