@@ -1,8 +1,8 @@
 """Every error websock raises, in one tree.
 
     WebSockError
-    ├── UpgradeError          the HTTP request cannot be upgraded (RFC 6455 §4.2.1); hosts answer 400/426
-    ├── ProtocolError         the peer broke RFC 6455 / RFC 7692; carries the close code we answer with
+    ├── UpgradeError          the request cannot be upgraded (RFC 6455 §4.2.1): 400/426
+    ├── ProtocolError         the peer broke RFC 6455 / RFC 7692; carries our close code
     ├── HandlerError          a handler broke the contract (bad result, invalid close code, ...)
     ├── ConnectionClosed      a handle was used after its connection ended
     └── MailboxFull           ``connection().send()`` hit a full mailbox under the "raise" policy
@@ -44,7 +44,7 @@ class UpgradeError(WebSockError):
 
 
 class ProtocolError(WebSockError):
-    """The peer violated the protocol; ``code`` is the close code to answer with (RFC 6455 §7.4.1)."""
+    """The peer violated the protocol; ``code`` is our answer's close code (RFC 6455 §7.4.1)."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"{reason} (close {code})")

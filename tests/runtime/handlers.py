@@ -72,7 +72,7 @@ class AsyncScripted(Scripted):
         await self._pause()
         return self._run("handle_in", message, state)
 
-    async def handle_control(self, frame: Any, state: Any) -> Any:  # type: ignore[override]
+    async def handle_control(self, frame: Any, state: Any) -> Any:
         await self._pause()
         return self._run("handle_control", frame, state)
 
