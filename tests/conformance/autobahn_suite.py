@@ -537,9 +537,9 @@ CI runs it twice (`tests/conformance/test_autobahn.py`): as installed (the C acc
 `WEBSOCK_NO_EXTENSIONS=1` (pure-Python framing, asyncio's own loop, the pure-Python HTTP
 parser) on `1.*` to `10.*`, `12.1.*` and `13.1.*` (337 cases, about 2 minutes): the long
 compression groups mostly measure wstest's own deflate speed and run the same zlib code in
-both modes. `WEBSOCK_AUTOBAHN_PURE_CASES='*'` makes the pure run play everything too; the
-tables below come from full runs of both (wall-clock durations, on a 2-core machine shared
-with other work).
+both modes. `WEBSOCK_AUTOBAHN_PURE_CASES='*'` makes the pure run play everything too. The
+tables below come from `.ci/run` in a fresh clone (wall-clock durations, on a 2-core machine
+shared with other work).
 
 Run it yourself (needs a Python 2.7, e.g. pyenv's 2.7.18; the runner installs wstest into
 `.autobahn/`):
