@@ -27,6 +27,8 @@ Features:
                      drops the text), "lost" (the host reports 1006, so ``Error``).
 ``shutdown``         on a graceful server stop: the close code the client sees and the
                      terminate reason's kind.
+
+A tuple of values declares a racy host: any one of them is the declared behaviour.
 """
 
 from __future__ import annotations
@@ -101,7 +103,9 @@ CAPABILITIES: dict[str, dict[str, Any]] = {
         "compression": "none",
         "accept_headers": False,
         "remote_close": "code",
-        "shutdown": "1006 Shutdown",
+        # granian tears connections down while it runs lifespan shutdown: whichever comes
+        # first decides between our Shutdown and its disconnect (Remote). No close frame.
+        "shutdown": ("1006 Shutdown", "1006 Remote"),
     },
     # The routers answer unknown paths themselves (403: close before accept).
     "starlette": {**_UVICORN, "not_found": "403"},
