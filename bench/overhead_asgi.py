@@ -1,0 +1,151 @@
+"""Overhead of the adapters: websock echo vs the host's own raw echo, same server, same client.
+
+    PYTHONPATH=src .venv/bin/python bench/overhead_asgi.py [--messages 20000] [--size 64]
+
+For uvicorn (websockets-sansio) it compares ``adapters.asgi.App`` against a raw ASGI echo;
+for aiohttp, ``adapters.aiohttp.serve_app`` against a raw ``WebSocketResponse`` echo. The
+client (``websockets``, in this process) keeps a window of messages in flight and counts
+echoes per second; the servers run in their own thread and loop. Prints messages/s and the
+ratio (issue 4 budget: websock >= 90% of raw). Not a test: figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import time
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from websock.adapters.aiohttp import serve_app
+from websock.adapters.asgi import App
+from websock.contract.hosts import ThreadHost
+from websock.http import Request
+from websock.results import Ok, Push
+from websock.upgrade import upgrade
+
+WINDOW = 64
+
+
+class Echo:
+    def init(self, arg: Any) -> Ok:
+        return Ok(None)
+
+    def handle_in(self, message: Any, state: Any) -> Push:
+        return Push(message.data, state)
+
+    def handle_info(self, message: Any, state: Any) -> Ok:
+        return Ok(state)
+
+
+ECHO = Echo()
+
+
+async def websock_app(request: Request) -> Any:
+    return upgrade(request, ECHO, None, timeout=None, ping_interval=None)
+
+
+async def raw_asgi(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "websocket":
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
+def uvicorn_host(app: Any) -> ThreadHost:
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, ws="websockets-sansio", lifespan="off", log_level="error")
+        server = uvicorn.Server(config)
+        task = asyncio.ensure_future(server.serve(sockets=[sock]))
+        await stop.wait()
+        server.should_exit = True
+        await task
+
+    return ThreadHost("uvicorn", main).start()
+
+
+def aiohttp_host(raw: bool) -> ThreadHost:
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        from aiohttp import WSMsgType, web
+
+        if raw:
+
+            async def handler(request: web.Request) -> web.WebSocketResponse:
+                ws = web.WebSocketResponse(compress=False)
+                await ws.prepare(request)
+                async for msg in ws:
+                    if msg.type is WSMsgType.TEXT:
+                        await ws.send_str(msg.data)
+                    elif msg.type is WSMsgType.BINARY:
+                        await ws.send_bytes(msg.data)
+                return ws
+
+            application = web.Application()
+            application.router.add_get("/{tail:.*}", handler)
+        else:
+            application = serve_app(websock_app)
+        runner = web.AppRunner(application)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        await stop.wait()
+        await runner.cleanup()
+
+    return ThreadHost("aiohttp", main).start()
+
+
+async def measure(url: str, messages: int, size: int) -> float:
+    payload = "x" * size
+    async with connect(url, compression=None, ping_interval=None, max_queue=None) as ws:
+        for _ in range(200):  # warm up
+            await ws.send(payload)
+            await ws.recv()
+        start = time.perf_counter()
+        sent = received = 0
+        while received < messages:
+            while sent < messages and sent - received < WINDOW:
+                await ws.send(payload)
+                sent += 1
+            await ws.recv()
+            received += 1
+        return messages / (time.perf_counter() - start)
+
+
+def run(host: ThreadHost, messages: int, size: int) -> float:
+    try:
+        return asyncio.run(asyncio.wait_for(measure(host.url + "/ws", messages, size), 300))
+    finally:
+        host.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--size", type=int, default=64)
+    args = parser.parse_args()
+    pairs = [
+        ("uvicorn", lambda: uvicorn_host(raw_asgi), lambda: uvicorn_host(App(websock_app))),
+        ("aiohttp", lambda: aiohttp_host(True), lambda: aiohttp_host(False)),
+    ]
+    for name, raw, ours in pairs:
+        raw_rate = run(raw(), args.messages, args.size)
+        our_rate = run(ours(), args.messages, args.size)
+        print(
+            f"{name:8s} raw {raw_rate:9.0f} msg/s   websock {our_rate:9.0f} msg/s   "
+            f"ratio {our_rate / raw_rate:6.1%}"
+        )
+
+
+if __name__ == "__main__":
+    main()
