@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -134,7 +135,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args()
-    pairs = [
+    pairs: list[tuple[str, Callable[[], ThreadHost], Callable[[], ThreadHost]]] = [
         ("uvicorn", lambda: uvicorn_host(raw_asgi), lambda: uvicorn_host(App(websock_app))),
         ("aiohttp", lambda: aiohttp_host(True), lambda: aiohttp_host(False)),
     ]
