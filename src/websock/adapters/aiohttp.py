@@ -67,20 +67,23 @@ class _AiohttpIO:
     """``HostIO`` over one prepared ``WebSocketResponse``."""
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
-        self._ws = ws
-        self._failed = False
-
-    async def receive(self) -> Inbound:
         from aiohttp import WSMsgType
 
+        self._ws = ws
+        self._failed = False
+        self._text, self._binary = WSMsgType.TEXT, WSMsgType.BINARY  # the hot path
+
+    async def receive(self) -> Inbound:
         if self._failed:  # aiohttp already sent its close after a protocol error
             return CloseReceived(self._ws.close_code)
         msg = await self._ws.receive()
         kind = msg.type
-        if kind is WSMsgType.TEXT:
+        if kind is self._text:
             return Text(msg.data)
-        if kind is WSMsgType.BINARY:
+        if kind is self._binary:
             return Binary(msg.data)
+        from aiohttp import WSMsgType
+
         if kind is WSMsgType.PING:
             return Ping(msg.data)
         if kind is WSMsgType.PONG:
