@@ -35,7 +35,7 @@ from ..runtime.transport import OutFrame
 if TYPE_CHECKING:
     from ..runtime.session import Session
 
-__all__ = ["Bridge", "HostIO", "Lost", "SessionRegistry", "run_session"]
+__all__ = ["Bridge", "HostIO", "HostShutdown", "Lost", "SessionRegistry", "run_session"]
 
 log = logging.getLogger("websock.adapters")
 
@@ -47,8 +47,16 @@ class Lost:
     exc: BaseException | None = None
 
 
-#: What ``HostIO.receive`` returns: an event for the session, or ``Lost``.
-Inbound: TypeAlias = Event | Lost
+@dataclass(frozen=True, slots=True)
+class HostShutdown:
+    """The host started closing by itself because it is stopping (e.g. websockets'
+    ``server.close()`` sends 1001): a server shutdown for the session."""
+
+    code: int = 1001
+
+
+#: What ``HostIO.receive`` returns: an event for the session, ``Lost`` or ``HostShutdown``.
+Inbound: TypeAlias = Event | Lost | HostShutdown
 
 
 class HostIO(Protocol):
@@ -219,6 +227,9 @@ class Bridge:
                 event = Lost(exc)
             if isinstance(event, Lost):
                 self._host_lost(event.exc)
+                return
+            if isinstance(event, HostShutdown):
+                session.shutdown(event.code)
                 return
             if failed and not isinstance(event, CloseReceived):
                 continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters

@@ -29,7 +29,7 @@ from ..options import Options
 from ..protocol.events import CloseReceived
 from ..results import Binary, Ping, Pong, Text
 from ..runtime.transport import OutFrame
-from ._bridge import Bridge, Inbound, Lost, SessionRegistry, run_session
+from ._bridge import Bridge, HostShutdown, Inbound, Lost, SessionRegistry, run_session
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server as WsServer
@@ -87,11 +87,15 @@ class _WebsocketsIO:
             rcvd, sent = exc.rcvd, exc.sent
             if rcvd is None:
                 if sent is not None and not self._we_closed:  # the host failed it
+                    if sent.code == 1001:  # server.close(): the host is shutting down
+                        return HostShutdown(1001)
                     self._pending_close = CloseReceived(None)
                     return ProtocolError(sent.code, sent.reason)
                 return Lost(exc)
             close = CloseReceived(None if rcvd.code == 1005 else rcvd.code, rcvd.reason)
             if sent is not None and not exc.rcvd_then_sent and not self._we_closed:
+                if sent.code == 1001:  # server.close(): the host is shutting down
+                    return HostShutdown(1001)
                 # websockets closed first by itself (a limit, a protocol error): report
                 # the failure, then the peer's answer (RFC 6455 §7.1.7).
                 self._pending_close = close

@@ -112,4 +112,15 @@ CAPABILITIES: dict[str, dict[str, Any]] = {
     "fastapi": {**_UVICORN, "not_found": "403"},
     "aiohttp": dict(_FULL),
     "websockets": {**_FULL, "client_ping": False},
+    # upgrade() inside the host's own handler: the host already shut down / handshook.
+    # aiohttp cancels handlers at shutdown: terminate(Shutdown()), but the close frame
+    # does not get out any more.
+    "aiohttp-upgrade": {**_FULL, "shutdown": "1006 Shutdown"},
+    "websockets-upgrade": {
+        **_FULL,
+        "client_ping": False,
+        "compression": "server-wide",
+        "accept_headers": False,
+        "shutdown": "1001 Shutdown",
+    },
 }

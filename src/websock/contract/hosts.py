@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,6 +337,80 @@ def _aiohttp() -> Running:
     return ThreadHost("aiohttp", main).start()
 
 
+def _aiohttp_upgrade() -> Running:
+    """The contract app's decision made in a plain aiohttp handler that calls
+    ``adapters.aiohttp.upgrade`` (no ``serve_app``: no shutdown hook either)."""
+
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        from aiohttp import web
+
+        from ..adapters.aiohttp import request_from_aiohttp, upgrade
+        from ..http import Response
+        from .app import decide
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            decision = decide(request_from_aiohttp(request))
+            if isinstance(decision, Response):
+                return web.Response(
+                    status=decision.status,
+                    headers=decision.header_pairs(),
+                    body=decision.body_bytes(),
+                )
+            handler_, arg, options = decision
+            return await upgrade(request, handler_, arg, **options)
+
+        application = web.Application()
+        application.router.add_get("/{tail:.*}", handler)
+        runner = web.AppRunner(application, shutdown_timeout=2.0)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        await stop.wait()
+        await runner.cleanup()
+
+    return ThreadHost("aiohttp-upgrade", main).start()
+
+
+def _websockets_upgrade() -> Running:
+    """A plain websockets server whose connection handler calls
+    ``adapters.websockets.upgrade``; denials come from its own ``process_request``."""
+
+    async def main(sock: socket.socket, stop: asyncio.Event) -> None:
+        from websockets.asyncio.server import ServerConnection, serve
+        from websockets.http11 import Request as WsRequest
+        from websockets.http11 import Response as WsResponse
+        from websockets.typing import Subprotocol
+
+        from ..adapters.websockets import _request, _to_ws_response, upgrade
+        from ..http import Response
+        from .app import decide
+
+        def process_request(conn: ServerConnection, request: WsRequest) -> WsResponse | None:
+            decision = decide(_request(conn, request))
+            return _to_ws_response(decision) if isinstance(decision, Response) else None
+
+        def select(conn: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+            return Subprotocol("chat") if "chat" in offered else None
+
+        async def handler(conn: ServerConnection) -> None:
+            decision = decide(_request(conn, conn.request))  # type: ignore[arg-type]
+            assert not isinstance(decision, Response)
+            handler_, arg, options = decision
+            await upgrade(conn, handler_, arg, **options)
+
+        async with serve(
+            handler,
+            sock=sock,
+            process_request=process_request,
+            select_subprotocol=select,
+            ping_interval=None,
+            max_size=None,
+        ) as server:
+            await stop.wait()
+            server.close()
+
+    return ThreadHost("websockets-upgrade", main).start()
+
+
 def _websockets() -> Running:
     async def main(sock: socket.socket, stop: asyncio.Event) -> None:
         from ..adapters.websockets import serve
@@ -423,5 +497,7 @@ HOSTS: dict[str, HostSpec] = {
         _spec("fastapi", _uvicorn("websockets-sansio", _fastapi_app), "fastapi", "uvicorn"),
         _spec("aiohttp", _aiohttp, "aiohttp"),
         _spec("websockets", _websockets, "websockets"),
+        _spec("aiohttp-upgrade", _aiohttp_upgrade, "aiohttp"),
+        _spec("websockets-upgrade", _websockets_upgrade, "websockets"),
     )
 }

@@ -106,7 +106,9 @@ def websock_recorder() -> Iterator[Recorder]:
 
 
 @pytest.fixture(scope="session")
-def websock_server(websock_host: HostSpec) -> Iterator[Running]:
+def websock_server(websock_host: HostSpec, websock_recorder: Recorder) -> Iterator[Running]:
+    # Depends on the recorder so that it outlives the servers: a server stopping at the
+    # end of the session still reports its connections' terminate.
     with websock_host.running() as server:
         yield server
 

@@ -31,9 +31,11 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        for line in self.rfile:
-            record = json.loads(line)
-            self.server.recorder.add(record)
+        try:
+            for line in self.rfile:
+                self.server.recorder.add(json.loads(line))
+        except OSError:  # the reporting server died mid-report: nothing to record
+            return
 
 
 class _Server(socketserver.ThreadingTCPServer):
