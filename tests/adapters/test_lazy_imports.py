@@ -11,6 +11,7 @@ HOST_LIBRARIES = ("uvicorn", "hypercorn", "daphne", "granian", "starlette", "aio
 def test_adapters_import_no_host_library() -> None:
     code = (
         "import sys\n"
+        "import websock\n"
         "import websock.adapters.asgi, websock.adapters.aiohttp, websock.adapters.websockets\n"
         f"print(','.join(m for m in {HOST_LIBRARIES!r} if m in sys.modules))\n"
     )

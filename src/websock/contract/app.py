@@ -70,9 +70,9 @@ def describe_reason(reason: Reason) -> dict[str, Any]:
 
 
 def _connection() -> Any:
-    from ..runtime.context import connection
+    import websock
 
-    return connection()
+    return websock.connection()
 
 
 class ContractHandler(Handler):
@@ -197,13 +197,13 @@ def decide(request: Request) -> Response | tuple[Any, dict[str, Any], dict[str, 
 
 async def app(request: Request) -> Any:
     """The contract app itself (SPEC §2): ``Response`` or ``websock.upgrade(...)``."""
-    from ..upgrade import upgrade
+    import websock
 
     decision = decide(request)
     if isinstance(decision, Response):
         return decision
     handler, arg, options = decision
-    return upgrade(request, handler, arg, **options)
+    return websock.upgrade(request, handler, arg, **options)
 
 
 def _make_asgi_app() -> Any:

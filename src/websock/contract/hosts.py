@@ -31,7 +31,7 @@ from typing import Any
 
 from .capabilities import CAPABILITIES
 
-__all__ = ["HOSTS", "HostSpec", "Running", "bound_socket"]
+__all__ = ["HOSTS", "HostSpec", "ProcessHost", "Running", "ThreadHost", "bound_socket"]
 
 #: How long a host may take to start or stop before the suite gives up on it.
 START_TIMEOUT = 30.0
