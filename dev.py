@@ -11,8 +11,9 @@ Runs with a bare ``python3`` on a fresh machine that has only Python and git:
     python3 dev.py setup                only create/update .venv (and Autobahn)
 
 Every command first brings ``.venv`` up to date: it is created with ``python3 -m venv`` and
-``pip install -e '.[dev]'`` runs again only when pyproject.toml changed (a stamp file records
-its hash). Autobahn|Testsuite is installed into ``.autobahn/`` when a Python 2.7 is available.
+``pip install -e '.[dev]'`` runs again only when pyproject.toml, setup.py or a C source
+changed (a stamp file records their hash). Autobahn|Testsuite is installed into
+``.autobahn/`` when a Python 2.7 is available.
 Playwright comes as a Python package only: browser tests drive Debian's ``chromium``, and no
 browser is ever downloaded. The exit status is the failing step's (pytest's when only tests
 failed), 0 when everything passed.
@@ -101,8 +102,13 @@ def _base_python() -> str:
 
 
 def _stamp_value() -> str:
-    # The installed set depends on the project's metadata and on the interpreter.
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    # The installed set depends on the project's metadata, the optional C accelerator's
+    # sources (an editable install builds it once: a changed .c needs a rebuild) and the
+    # interpreter.
+    digest = hashlib.sha256()
+    for source in (ROOT / "pyproject.toml", ROOT / "setup.py", *sorted(ROOT.glob("src/**/*.c"))):
+        if source.exists():
+            digest.update(source.read_bytes())
     digest.update(sys.version.encode())
     return digest.hexdigest()
 
