@@ -98,8 +98,7 @@ class ThreadHost(Running):
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(START_TIMEOUT)
-        with contextlib.suppress(OSError):  # some hosts close the adopted socket themselves
-            self._sock.close()
+        self._sock.close()
         if self._thread.is_alive():
             raise RuntimeError(f"{self.name} did not stop within {START_TIMEOUT}s")
         if self._error is not None:
@@ -312,7 +311,9 @@ def _hypercorn() -> Running:
         from hypercorn.config import Config
 
         config = Config()
-        config.bind = [f"fd://{sock.fileno()}"]
+        # hypercorn wraps the fd in its own socket object and closes it when it stops:
+        # hand it a duplicate, so that our close cannot hit a recycled fd number.
+        config.bind = [f"fd://{os.dup(sock.fileno())}"]
         config.graceful_timeout = 2.0
         config.websocket_max_message_size = 16 << 20
         config.loglevel = "WARNING"
