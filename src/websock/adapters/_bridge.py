@@ -100,8 +100,12 @@ class Bridge:
         answers_pings: bool,
         supports_control_frames: bool,
         check_message_size: bool = False,
+        answers_close: bool = True,
     ) -> None:
         self.answers_pings = answers_pings
+        # Most hosts answer the peer's close frame themselves; aiohttp (autoclose=False)
+        # leaves the answer to the runtime, which checks the code (RFC 6455 §7.4.1).
+        self._answers_close = answers_close
         self.supports_control_frames = supports_control_frames
         self._io = io
         self._options = options
@@ -237,8 +241,10 @@ class Bridge:
                 event = ProtocolError(1009, f"message exceeds max_message_size ({limit} bytes)")
             if isinstance(event, CloseReceived):
                 # The host answers the peer's close itself (or reports our own close done):
-                # nothing more may be sent.
-                self._peer_gone = True
+                # nothing more may be sent. Otherwise the session's answer goes out through
+                # send_close, and the host ends TCP after it (RFC 6455 §7.1.1).
+                if self._answers_close:
+                    self._peer_gone = True
                 session.feed([event])
                 return
             failed = isinstance(event, ProtocolError)
@@ -340,6 +346,7 @@ async def run_session(
     answers_pings: bool,
     supports_control_frames: bool,
     check_message_size: bool = False,
+    answers_close: bool = True,
     registry: SessionRegistry | None = None,
     on_bridge: Callable[[Bridge], None] | None = None,
 ) -> Session:
@@ -352,6 +359,7 @@ async def run_session(
         answers_pings=answers_pings,
         supports_control_frames=supports_control_frames,
         check_message_size=check_message_size,
+        answers_close=answers_close,
     )
     if on_bridge is not None:
         on_bridge(bridge)

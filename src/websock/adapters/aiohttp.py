@@ -88,7 +88,7 @@ class _AiohttpIO:
             return Ping(msg.data)
         if kind is WSMsgType.PONG:
             return Pong(msg.data)
-        if kind is WSMsgType.CLOSE:  # aiohttp (autoclose) already answered the close
+        if kind is WSMsgType.CLOSE:  # autoclose=False: the runtime answers (send_close)
             code = msg.data
             return CloseReceived(None if code in (None, 1005) else int(code), msg.extra or "")
         if kind is WSMsgType.CLOSING:
@@ -129,7 +129,7 @@ def _make_ws(options: Options, subprotocol: str | None) -> web.WebSocketResponse
 
     ws = web.WebSocketResponse(
         timeout=options.close_timeout,
-        autoclose=True,
+        autoclose=False,
         autoping=False,
         heartbeat=None,
         protocols=(subprotocol,) if subprotocol else (),
@@ -156,6 +156,7 @@ async def _run(
         options,
         answers_pings=False,
         supports_control_frames=True,
+        answers_close=False,
         registry=registry,
     )
     return ws
