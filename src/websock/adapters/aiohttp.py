@@ -12,6 +12,7 @@ RFC 6455 §5.5.2). aiohttp is imported when these functions run, not at import t
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -63,13 +64,27 @@ def _error_response(exc: UpgradeError) -> Response:
     return Response(exc.status, headers, exc.message + "\n")
 
 
+class _Stopping:
+    """Set by ``serve_app``'s shutdown hook before it closes the open sessions."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = False
+
+
 class _AiohttpIO:
     """``HostIO`` over one prepared ``WebSocketResponse``."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, request: web.BaseRequest, stopping: _Stopping | None
+    ) -> None:
         from aiohttp import WSMsgType
 
         self._ws = ws
+        self._request = request
+        self._stopping = stopping
+        self._dropped = False
         self._failed = False
         self._text, self._binary = WSMsgType.TEXT, WSMsgType.BINARY  # the hot path
 
@@ -115,12 +130,29 @@ class _AiohttpIO:
             await ws.send_bytes(bytes(frame))
 
     async def send_close(self, code: int | None, reason: str) -> None:
-        await self._ws.close(code=1000 if code is None else code, message=reason.encode())
+        code = 1000 if code is None else code
+        if self._stopping is not None and self._stopping.value:
+            await self._close_for_shutdown(code, reason)
+            return
+        await self._ws.close(code=code, message=reason.encode())
+
+    async def _close_for_shutdown(self, code: int, reason: str) -> None:
+        # Once aiohttp's shutdown began (``on_shutdown`` runs after it), its protocol
+        # discards every inbound byte, so ``ws.close()`` would wait its whole timeout for
+        # a close answer it can never read. Send our close frame (RFC 6455 §5.5.1) and
+        # end TCP once it is written: the server may close first (§7.1.1).
+        from aiohttp import WSMsgType
+
+        await self._ws.send_frame(struct.pack("!H", code) + reason.encode(), WSMsgType.CLOSE)
+        self._dropped = True
+        transport = self._request.transport
+        if transport is not None:
+            transport.close()  # flushes what is buffered, then FIN
 
     async def abort(self) -> None:
         # Reached with the handshake unfinished only when the session gave up on the peer;
         # a no-op once our close went out (aiohttp marks the response closed).
-        if not self._ws.closed:
+        if not self._ws.closed and not self._dropped:
             await self._ws.close(code=1011)
 
 
@@ -144,13 +176,16 @@ def _make_ws(options: Options, subprotocol: str | None) -> web.WebSocketResponse
 
 
 async def _run(
-    http_request: web.Request, value: Any, registry: SessionRegistry | None
+    http_request: web.Request,
+    value: Any,
+    registry: SessionRegistry | None,
+    stopping: _Stopping | None = None,
 ) -> web.WebSocketResponse:
     options: Options = value.options
     ws = _make_ws(options, value.subprotocol)
     await ws.prepare(http_request)
     await run_session(
-        _AiohttpIO(ws),
+        _AiohttpIO(ws, http_request, stopping),
         value.handler,
         value.arg,
         options,
@@ -180,7 +215,7 @@ async def upgrade(
 
 
 def make_handler(
-    app: WebSockApp, registry: SessionRegistry | None = None
+    app: WebSockApp, registry: SessionRegistry | None = None, *, _stopping: _Stopping | None = None
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """An aiohttp handler serving the websock ``app`` (denials become plain responses)."""
 
@@ -191,7 +226,7 @@ def make_handler(
             decision = _error_response(exc)
         if isinstance(decision, Response):
             return _to_aiohttp_response(decision)
-        return await _run(request, decision, registry)
+        return await _run(request, decision, registry, _stopping)
 
     return handle
 
@@ -202,10 +237,12 @@ def serve_app(app: WebSockApp) -> web.Application:
     from aiohttp import web
 
     registry = SessionRegistry()
+    stopping = _Stopping()
     application = web.Application()
-    application.router.add_get("/{tail:.*}", make_handler(app, registry))
+    application.router.add_get("/{tail:.*}", make_handler(app, registry, _stopping=stopping))
 
     async def on_shutdown(_: web.Application) -> None:
+        stopping.value = True
         await registry.shutdown(1001)
 
     application.on_shutdown.append(on_shutdown)
