@@ -9,7 +9,6 @@ values that could split a response (CR, LF, NUL).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Iterable
@@ -66,6 +65,21 @@ def _http_version(version: str) -> tuple[int, int]:
         return 0, 0
 
 
+_KEY = re.compile(r"[A-Za-z0-9+/]{22}==")
+
+
+def _has_token(values: list[str], token: str) -> bool:
+    """``token`` (lower case) is one of the comma-separated elements of ``values``,
+    compared case-insensitively (as ``header_tokens`` splits them)."""
+    for value in values:
+        lowered = value.lower()
+        if lowered.strip() == token:
+            return True
+        if "," in lowered and token in (item.strip() for item in lowered.split(",")):
+            return True
+    return False
+
+
 def validate_request(request: Request) -> str:
     """Check the upgrade request (RFC 6455 §4.2.1) and return its ``Sec-WebSocket-Key``.
 
@@ -74,32 +88,32 @@ def validate_request(request: Request) -> str:
     """
     if request.method != "GET":
         raise UpgradeError(f"the method must be GET, not {request.method!r} ({_RULE})")
-    if _http_version(request.http_version) < (1, 1):
+    if request.http_version != "1.1" and _http_version(request.http_version) < (1, 1):
         raise UpgradeError(
             f"HTTP/1.1 or higher is required, not {request.http_version!r} ({_RULE})"
         )
-    if "host" not in request.headers:
+    headers = request.headers
+    if "host" not in headers:
         raise UpgradeError(f"the Host header is missing ({_RULE})")
-    if "upgrade" not in (t.lower() for t in header_tokens(request, "connection")):
+    if not _has_token(headers.get_all("connection"), "upgrade"):
         raise UpgradeError(f"the Connection header must include 'Upgrade' ({_RULE})")
-    if "websocket" not in (t.lower() for t in header_tokens(request, "upgrade")):
+    if not _has_token(headers.get_all("upgrade"), "websocket"):
         raise UpgradeError(f"the Upgrade header must include 'websocket' ({_RULE})")
-    keys = request.headers.get_all("sec-websocket-key")
+    keys = headers.get_all("sec-websocket-key")
     if not keys:
         raise UpgradeError(f"the Sec-WebSocket-Key header is missing ({_RULE})")
     if len(keys) > 1:
         raise UpgradeError(f"more than one Sec-WebSocket-Key header ({_RULE})")
     key = keys[0].strip()
-    try:
-        raw = base64.b64decode(key.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raw = b""
-    if len(raw) != 16:
+    # base64 of 16 bytes (RFC 4648 §4): 22 alphabet characters and "==", exactly what
+    # a strict decode accepts as 16 bytes.
+    if _KEY.fullmatch(key) is None:
         raise UpgradeError(
             f"Sec-WebSocket-Key must be 16 bytes in base64, got {key[:40]!r} ({_RULE})"
         )
-    versions = [v.strip() for v in request.headers.get_all("sec-websocket-version")]
-    if versions != ["13"]:
+    versions = headers.get_all("sec-websocket-version")
+    if len(versions) != 1 or versions[0].strip() != "13":
+        versions = [v.strip() for v in versions]
         got = ", ".join(versions) if versions else "none"
         raise UpgradeError(
             f"Sec-WebSocket-Version must be 13, got {got[:40]} ({_RULE}, §4.4)",

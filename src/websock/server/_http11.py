@@ -50,7 +50,9 @@ class HttpError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: internal values built once per request, and a frozen dataclass's __init__
+# pays an object.__setattr__ call per field.
+@dataclass(slots=True)
 class RawHead:
     """A syntactically valid request head, fields still bytes-level text."""
 
@@ -60,7 +62,7 @@ class RawHead:
     headers: list[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedHead:
     """A request head that passed the semantic checks too."""
 
