@@ -61,6 +61,11 @@ class Upgrade:
     response_headers: tuple[tuple[str, str], ...]
 
 
+#: The last handler that passed ``_check_handler``: an app that serves every connection with
+#: the same handler object checks it once (a handler's callbacks are not expected to change).
+_checked: list[Any] = [object()]
+
+
 def _check_handler(handler: Any) -> None:
     for name in REQUIRED_CALLBACKS:
         callback = getattr(handler, name, None)
@@ -95,7 +100,9 @@ def upgrade(request: Request, handler: Any, arg: Any = None, /, **options: Any) 
     a callback, an unknown or invalid option, a subprotocol the client did not offer.
     """
     key = validate_request(request)
-    _check_handler(handler)
+    if handler is not _checked[0]:
+        _check_handler(handler)
+        _checked[0] = handler
     opts = Options.from_kwargs(options)
     _check_extra_headers(opts.headers)
 

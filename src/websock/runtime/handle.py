@@ -88,7 +88,8 @@ class ConnectionHandle:
         self._held = True  # until init has returned
         self._closed = False
         self._overflow_close = False
-        self._on_close: list[Callable[[ConnectionHandle], object]] = []
+        # Created by the first on_close(): most connections never register one.
+        self._on_close: list[Callable[[ConnectionHandle], object]] | None = None
         #: Messages accepted into the mailbox.
         self.received = 0
         #: Dropped by the "drop_oldest" / "drop_newest" policies.
@@ -128,6 +129,8 @@ class ConnectionHandle:
         """
         if self._closed:
             callback(self)
+        elif self._on_close is None:
+            self._on_close = [callback]
         else:
             self._on_close.append(callback)
 
@@ -216,5 +219,5 @@ class ConnectionHandle:
             self._held = True
             self.dropped_closed += len(self._queue)
             self._queue.clear()
-            callbacks, self._on_close = self._on_close, []
-        return callbacks
+            callbacks, self._on_close = self._on_close, None
+        return callbacks if callbacks is not None else []

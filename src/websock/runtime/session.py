@@ -154,7 +154,9 @@ class Session:
         self._terminate_due = False
         self._terminated = False
         self._terminate_task: asyncio.Task[None] | None = None
-        self._done: asyncio.Future[None] = self._loop.create_future()
+        # The end, for wait_closed(): a flag, and a future only once someone waits.
+        self._finished = False
+        self._done: asyncio.Future[None] | None = None
         #: The close code sent (1005: we echoed an empty close; 1006: none could be sent).
         self.close_code: int | None = None
         self.close_message = ""
@@ -316,11 +318,15 @@ class Session:
     async def wait_closed(self) -> None:
         """Return once the connection fully ended: close handshake done (or given up),
         transport closed, ``terminate`` returned."""
+        if self._finished:
+            return
+        if self._done is None:
+            self._done = self._loop.create_future()
         await asyncio.shield(self._done)
 
     @property
     def closed(self) -> bool:
-        return self._done.done()
+        return self._finished
 
     @property
     def state(self) -> Any:
@@ -860,6 +866,8 @@ class Session:
             and self._task is None
             and self._terminate_task is None
             and not self._terminate_due
-            and not self._done.done()
+            and not self._finished
         ):
-            self._done.set_result(None)
+            self._finished = True
+            if self._done is not None and not self._done.done():
+                self._done.set_result(None)
