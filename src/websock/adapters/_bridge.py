@@ -4,8 +4,12 @@ Hosts that do their own framing (ASGI servers, aiohttp, websockets) expose corou
 send a message and receive the next one. The runtime's ``Session`` wants the opposite: a
 ``Transport`` whose methods never block. ``Bridge`` translates:
 
-- outbound: ``send_frames``/``send_close`` append to a bounded deque; ``flush`` wakes ONE
-  writer task per connection, which awaits the host's send for each item in order. A host
+- outbound: ``send_frames``/``send_close`` append to a bounded deque. ``flush`` first
+  steps the host's send coroutine inline, for as long as the writer task is idle and each
+  send completes without suspending (aiohttp's send writes to its transport and only
+  awaits when the buffer is over its limit): no task wakeup per message. The first send
+  that suspends, and everything queued behind it, goes to ONE writer task per connection,
+  which finishes that coroutine and awaits the host's send for each item in order. A host
   whose send awaits its socket buffer gives natural backpressure: while the queued bytes
   are above ``write_high_water`` the session is told ``pause_writing()``, and
   ``resume_writing()`` once they fall to ``write_low_water``.
@@ -22,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -118,6 +122,11 @@ class Bridge:
         self._writing_paused = False
         self._close_queued = False
         self._wake = asyncio.Event()
+        # True while the writer task waits for work with nothing in flight: only then may
+        # flush() send inline without reordering frames.
+        self._writer_idle = False
+        # A send that flush() started inline and that suspended: the writer finishes it.
+        self._pending: tuple[Coroutine[Any, Any, None], Any] | None = None
         self._reading = asyncio.Event()
         self._reading.set()
         self._closed = asyncio.Event()
@@ -149,12 +158,54 @@ class Bridge:
         self._queue.append(_Close(code, reason))
 
     def flush(self) -> None:
-        if self._queue:
-            self._wake.set()
+        if not self._queue:
+            return
+        if self._writer_idle:
+            self._send_inline()
+            if not self._queue:
+                return
+        self._kick()
+
+    def _kick(self) -> None:
+        self._writer_idle = False
+        self._wake.set()
+
+    def _send_inline(self) -> None:
+        """Step the host's send for the queued data frames without a task switch; stop at
+        the first that suspends (the writer task resumes it) or at a close (the writer's)."""
+        queue = self._queue
+        send = self._io.send
+        while queue:
+            item = queue[0]
+            if isinstance(item, _Close):
+                return
+            coro = send(item)
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                pass
+            except Exception as exc:  # the host's socket went away under us
+                # Not from inside the session's own call (flush): report it next turn.
+                self._peer_gone = True
+                self._writer_idle = False  # no more inline attempts
+                asyncio.get_running_loop().call_soon(self._host_lost, exc)
+                return
+            else:
+                self._pending = (coro, yielded)
+                return
+            queue.popleft()
+            self._sent(item)
+
+    def _sent(self, item: OutFrame) -> None:
+        self._buffered -= _size(item)
+        if self._writing_paused and self._buffered <= self._options.write_low_water:
+            self._writing_paused = False
+            if self._session is not None:
+                self._session.resume_writing()
 
     def close(self) -> None:
         self._closed.set()
-        self._wake.set()
+        self._kick()
 
     def pause_reading(self) -> None:
         self._reading.clear()
@@ -187,11 +238,16 @@ class Bridge:
                 if self._closed.is_set():
                     return
                 self._wake.clear()
+                self._writer_idle = True
                 await self._wake.wait()
                 continue
             item = queue[0]
             try:
-                if isinstance(item, _Close):
+                if self._pending is not None:
+                    coro, yielded = self._pending
+                    self._pending = None
+                    await _finish(coro, yielded)
+                elif isinstance(item, _Close):
                     # After our close only the peer's answer could arrive, and the host
                     # handles it; a pending receive even blocks granian's close send.
                     await self._stop_reader()
@@ -211,24 +267,32 @@ class Bridge:
                 if self._session is not None:
                     self._session.connection_lost(None)
             else:
-                self._buffered -= _size(item)
-            if self._writing_paused and self._buffered <= self._options.write_low_water:
-                self._writing_paused = False
-                if self._session is not None:
-                    self._session.resume_writing()
+                self._sent(item)
 
     async def _reader(self) -> None:
         session = self._session
         assert session is not None
         limit = self._options.max_message_size
+        check_size = self._check_size
+        reading = self._reading
+        receive = self._io.receive
+        feed = session.feed
         failed = False
         while True:
-            if not self._reading.is_set():
-                await self._reading.wait()
+            if not reading.is_set():
+                await reading.wait()
             try:
-                event = await self._io.receive()
+                event = await receive()
             except Exception as exc:
                 event = Lost(exc)
+            kind = type(event)
+            if (kind is Text or kind is Binary) and not failed:
+                # The hot path: a message for the handler.
+                if check_size and len(event.data) > limit:  # type: ignore[union-attr]
+                    event = ProtocolError(1009, f"message exceeds max_message_size ({limit} bytes)")
+                    failed = True
+                feed([event])  # type: ignore[list-item]
+                continue
             if isinstance(event, Lost):
                 self._host_lost(event.exc)
                 return
@@ -237,8 +301,6 @@ class Bridge:
                 return
             if failed and not isinstance(event, CloseReceived):
                 continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
-            if self._check_size and isinstance(event, Text | Binary) and len(event.data) > limit:
-                event = ProtocolError(1009, f"message exceeds max_message_size ({limit} bytes)")
             if isinstance(event, CloseReceived):
                 # The host answers the peer's close itself (or reports our own close done):
                 # nothing more may be sent. Otherwise the session's answer goes out through
@@ -261,10 +323,13 @@ class Bridge:
         self._peer_gone = True
         self._queue.clear()
         self._buffered = 0
+        if self._pending is not None:
+            self._pending[0].close()
+            self._pending = None
         if self._session is not None and not self._closed.is_set():
             self._session.connection_lost(exc)
         self._closed.set()
-        self._wake.set()
+        self._kick()
 
     async def run(self, session: Session) -> None:
         """Drive ``session`` (already constructed over this bridge) to its end."""
@@ -294,7 +359,7 @@ class Bridge:
             # Let the writer put out what the session queued last (final frames, close),
             # then stop: the session has ended either way.
             self._closed.set()
-            self._wake.set()
+            self._kick()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(writer), self._options.close_timeout)
         finally:
@@ -308,6 +373,28 @@ class Bridge:
             with contextlib.suppress(Exception):
                 await self._io.abort()
             session.connection_lost(None)  # a no-op once the session has ended
+
+
+async def _finish(coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+    """Drive a host send that ``_send_inline`` started and that suspended on ``yielded``
+    (a future, or None for a bare yield) to its end, as a task would have."""
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                # Wait without taking the future's outcome: the coroutine takes it when
+                # resumed (Future.__await__ returns or raises its result).
+                await asyncio.wait((yielded,))
+        except asyncio.CancelledError:
+            coro.close()
+            raise
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return
+        except asyncio.CancelledError as exc:  # the host cancelled its own future
+            raise ConnectionError("the host cancelled a send") from exc
 
 
 class SessionRegistry:

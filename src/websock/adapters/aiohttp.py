@@ -6,7 +6,9 @@ aiohttp frames the connection; upgrade options map onto ``WebSocketResponse``:
 ``compress``, ``subprotocol`` → ``protocols``, ``close_timeout`` → ``timeout``. The runtime
 owns keepalive and the idle timeout, so aiohttp's ``heartbeat`` stays off, and ``autoping``
 is off so that ``handle_control`` sees every ping and pong (the runtime sends the pong,
-RFC 6455 §5.5.2). aiohttp is imported when these functions run, not at import time.
+RFC 6455 §5.5.2). ``autoclose`` is off too: the runtime answers the peer's close, so an
+invalid close code gets 1002 (RFC 6455 §7.4.1) where aiohttp would echo 1000. aiohttp is
+imported when these functions run, not at import time.
 """
 
 from __future__ import annotations
@@ -104,8 +106,10 @@ class _AiohttpIO:
         if kind is WSMsgType.PONG:
             return Pong(msg.data)
         if kind is WSMsgType.CLOSE:  # autoclose=False: the runtime answers (send_close)
+            # An empty close payload comes as code 0 (aiohttp rejects a real 0 as invalid):
+            # no status code (RFC 6455 §7.1.5).
             code = msg.data
-            return CloseReceived(None if code in (None, 1005) else int(code), msg.extra or "")
+            return CloseReceived(None if code in (None, 0, 1005) else int(code), msg.extra or "")
         if kind is WSMsgType.CLOSING:
             # Our own close() is reading the peer's answer; it reports the outcome.
             return CloseReceived(self._ws.close_code)
