@@ -1,12 +1,14 @@
 """Overhead of the adapters: websock echo vs the host's own raw echo, same server, same client.
 
     PYTHONPATH=src .venv/bin/python bench/overhead_asgi.py [--messages 20000] [--size 64]
+        [--rounds 5] [--hosts uvicorn,aiohttp]
 
 For uvicorn (websockets-sansio) it compares ``adapters.asgi.App`` against a raw ASGI echo;
 for aiohttp, ``adapters.aiohttp.serve_app`` against a raw ``WebSocketResponse`` echo. The
 client (``websockets``, in this process) keeps a window of messages in flight and counts
-echoes per second; the servers run in their own thread and loop. Prints messages/s and the
-ratio (issue 4 budget: websock >= 90% of raw). Not a test: figures depend on the machine.
+echoes per second; the servers run in their own thread and loop, whose CPU time per
+message is measured too. Raw and websock runs alternate; prints the medians and the ratios
+(issue 4 budget: websock >= 90% of raw). Not a test: figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import median
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -106,12 +110,19 @@ def aiohttp_host(raw: bool) -> ThreadHost:
     return ThreadHost("aiohttp", main).start()
 
 
-async def measure(url: str, messages: int, size: int) -> float:
+@dataclass(frozen=True)
+class Sample:
+    rate: float  # echoes per second seen by the client
+    server_us: float  # server-thread CPU microseconds per echoed message
+
+
+async def measure(url: str, messages: int, size: int, host: ThreadHost) -> Sample:
     payload = "x" * size
     async with connect(url, compression=None, ping_interval=None, max_queue=None) as ws:
         for _ in range(200):  # warm up
             await ws.send(payload)
             await ws.recv()
+        cpu = host.cpu_time()
         start = time.perf_counter()
         sent = received = 0
         while received < messages:
@@ -120,12 +131,14 @@ async def measure(url: str, messages: int, size: int) -> float:
                 sent += 1
             await ws.recv()
             received += 1
-        return messages / (time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        used = host.cpu_time() - cpu
+        return Sample(messages / elapsed, used / messages * 1e6)
 
 
-def run(host: ThreadHost, messages: int, size: int) -> float:
+def run(host: ThreadHost, messages: int, size: int) -> Sample:
     try:
-        return asyncio.run(asyncio.wait_for(measure(host.url + "/ws", messages, size), 300))
+        return asyncio.run(asyncio.wait_for(measure(host.url + "/ws", messages, size, host), 300))
     finally:
         host.stop()
 
@@ -134,17 +147,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5, help="raw/websock pairs, interleaved")
+    parser.add_argument("--hosts", default="uvicorn,aiohttp")
     args = parser.parse_args()
-    pairs: list[tuple[str, Callable[[], ThreadHost], Callable[[], ThreadHost]]] = [
-        ("uvicorn", lambda: uvicorn_host(raw_asgi), lambda: uvicorn_host(App(websock_app))),
-        ("aiohttp", lambda: aiohttp_host(True), lambda: aiohttp_host(False)),
-    ]
-    for name, raw, ours in pairs:
-        raw_rate = run(raw(), args.messages, args.size)
-        our_rate = run(ours(), args.messages, args.size)
+    pairs: dict[str, tuple[Callable[[], ThreadHost], Callable[[], ThreadHost]]] = {
+        "uvicorn": (lambda: uvicorn_host(raw_asgi), lambda: uvicorn_host(App(websock_app))),
+        "aiohttp": (lambda: aiohttp_host(True), lambda: aiohttp_host(False)),
+    }
+    for name in args.hosts.split(","):
+        raw, ours = pairs[name]
+        raws: list[Sample] = []
+        mine: list[Sample] = []
+        for _ in range(args.rounds):
+            # Interleaved, so that load from elsewhere on the machine hits both alike.
+            raws.append(run(raw(), args.messages, args.size))
+            mine.append(run(ours(), args.messages, args.size))
+        raw_rate = median(s.rate for s in raws)
+        our_rate = median(s.rate for s in mine)
+        raw_us = median(s.server_us for s in raws)
+        our_us = median(s.server_us for s in mine)
+        # The wall-clock ratio moves with whatever else the machine runs; the server's own
+        # CPU per message does not, so its inverse ratio is the steadier overhead figure.
         print(
-            f"{name:8s} raw {raw_rate:9.0f} msg/s   websock {our_rate:9.0f} msg/s   "
-            f"ratio {our_rate / raw_rate:6.1%}"
+            f"{name:8s} medians of {args.rounds}: raw {raw_rate:8.0f} msg/s {raw_us:5.1f} us/msg"
+            f" | websock {our_rate:8.0f} msg/s {our_us:5.1f} us/msg"
+            f" | msg/s ratio {our_rate / raw_rate:6.1%}, server-CPU ratio {raw_us / our_us:6.1%}"
         )
 
 

@@ -140,12 +140,21 @@ class Bridge:
     def send_frames(self, frames: Sequence[OutFrame]) -> None:
         if self._close_queued or self._peer_gone:
             return
+        queue = self._queue
+        buffered = self._buffered
         for frame in frames:
-            if isinstance(frame, Ping | Pong) and not self.supports_control_frames:
-                self.dropped_control_frames += 1
-                continue
-            self._queue.append(frame)
-            self._buffered += _size(frame)
+            kind = type(frame)
+            if kind is str or kind is bytes:  # the hot path: a message
+                buffered += len(frame)  # type: ignore[arg-type]
+            elif isinstance(frame, Ping | Pong):
+                if not self.supports_control_frames:
+                    self.dropped_control_frames += 1
+                    continue
+                buffered += len(frame.data)
+            else:
+                buffered += _size(frame)
+            queue.append(frame)
+        self._buffered = buffered
         if not self._writing_paused and self._buffered > self._options.write_high_water:
             self._writing_paused = True
             if self._session is not None:
@@ -177,9 +186,9 @@ class Bridge:
         send = self._io.send
         while queue:
             item = queue[0]
-            if isinstance(item, _Close):
-                return
-            coro = send(item)
+            if type(item) is _Close:
+                break
+            coro = send(item)  # type: ignore[arg-type]
             try:
                 yielded = coro.send(None)
             except StopIteration:
@@ -192,12 +201,17 @@ class Bridge:
                 return
             else:
                 self._pending = (coro, yielded)
-                return
+                break
             queue.popleft()
-            self._sent(item)
+            kind = type(item)
+            self._buffered -= len(item) if kind is str or kind is bytes else _size(item)  # type: ignore[arg-type]
+        self._check_low_water()
 
     def _sent(self, item: OutFrame) -> None:
         self._buffered -= _size(item)
+        self._check_low_water()
+
+    def _check_low_water(self) -> None:
         if self._writing_paused and self._buffered <= self._options.write_low_water:
             self._writing_paused = False
             if self._session is not None:

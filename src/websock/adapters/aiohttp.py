@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..exceptions import ProtocolError, UpgradeError
@@ -122,16 +122,20 @@ class _AiohttpIO:
             return Lost(exc if isinstance(exc, BaseException) else None)
         return Lost(None)  # CLOSED: the TCP connection ended without a close frame
 
-    async def send(self, frame: OutFrame) -> None:
+    def send(self, frame: OutFrame) -> Coroutine[Any, Any, None]:
+        # Not a coroutine itself: it returns aiohttp's, one frame less per message (the
+        # bridge steps it inline).
         ws = self._ws
-        if isinstance(frame, str):
-            await ws.send_str(frame)
-        elif isinstance(frame, Ping):
-            await ws.ping(frame.data)
-        elif isinstance(frame, Pong):
-            await ws.pong(frame.data)
-        else:
-            await ws.send_bytes(bytes(frame))
+        kind = type(frame)
+        if kind is str:
+            return ws.send_str(frame)  # type: ignore[arg-type]
+        if kind is bytes:
+            return ws.send_bytes(frame)  # type: ignore[arg-type]
+        if isinstance(frame, Ping):
+            return ws.ping(frame.data)
+        if isinstance(frame, Pong):
+            return ws.pong(frame.data)
+        return ws.send_bytes(bytes(frame))  # type: ignore[arg-type]
 
     async def send_close(self, code: int | None, reason: str) -> None:
         code = 1000 if code is None else code
