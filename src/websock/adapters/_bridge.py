@@ -127,6 +127,11 @@ class Bridge:
         self._writer_idle = False
         # A send that flush() started inline and that suspended: the writer finishes it.
         self._pending: tuple[Coroutine[Any, Any, None], Any] | None = None
+        # The reader task's own sends: a flush during its feed only marks the queue due,
+        # and the reader awaits the sends right after (no StopIteration per message).
+        self._in_feed = False
+        self._flush_due = False
+        self._reader_sending = False
         self._reading = asyncio.Event()
         self._reading.set()
         self._closed = asyncio.Event()
@@ -169,6 +174,9 @@ class Bridge:
     def flush(self) -> None:
         if not self._queue:
             return
+        if self._in_feed or self._reader_sending:
+            self._flush_due = True  # the reader task sends it (_send_from_reader)
+            return
         if self._writer_idle:
             self._send_inline()
             if not self._queue:
@@ -205,6 +213,37 @@ class Bridge:
             queue.popleft()
             kind = type(item)
             self._buffered -= len(item) if kind is str or kind is bytes else _size(item)  # type: ignore[arg-type]
+        self._check_low_water()
+
+    async def _send_from_reader(self) -> None:
+        """Send what the reader's feed queued, awaiting the host's send in the reader task
+        (it suspends only under backpressure, when reading should wait anyway)."""
+        self._flush_due = False
+        if not self._writer_idle or self._pending is not None:
+            self._kick()  # the writer has frames in flight: it keeps the order
+            return
+        queue = self._queue
+        send = self._io.send
+        self._reader_sending = True
+        try:
+            while queue:
+                item = queue[0]
+                kind = type(item)
+                if kind is _Close:
+                    self._kick()
+                    return
+                try:
+                    await send(item)  # type: ignore[arg-type]
+                except Exception as exc:  # the host's socket went away under us
+                    self._host_lost(exc)
+                    return
+                queue.popleft()
+                self._buffered -= len(item) if kind is str or kind is bytes else _size(item)  # type: ignore[arg-type]
+        finally:
+            self._reader_sending = False
+            self._flush_due = False
+            if not self._writer_idle:
+                self._wake.set()  # the writer waited for these sends to finish
         self._check_low_water()
 
     def _sent(self, item: OutFrame) -> None:
@@ -248,6 +287,11 @@ class Bridge:
     async def _writer(self) -> None:
         queue = self._queue
         while True:
+            if self._reader_sending:
+                # The reader task is sending: wait for it, or frames would go twice.
+                self._wake.clear()
+                await self._wake.wait()
+                continue
             if not queue:
                 if self._closed.is_set():
                     return
@@ -305,7 +349,13 @@ class Bridge:
                 if check_size and len(event.data) > limit:  # type: ignore[union-attr]
                     event = ProtocolError(1009, f"message exceeds max_message_size ({limit} bytes)")
                     failed = True
-                feed([event])  # type: ignore[list-item]
+                self._in_feed = True
+                try:
+                    feed([event])  # type: ignore[list-item]
+                finally:
+                    self._in_feed = False
+                if self._flush_due:
+                    await self._send_from_reader()
                 continue
             if isinstance(event, Lost):
                 self._host_lost(event.exc)
