@@ -175,7 +175,7 @@ class Bridge:
         if not self._queue:
             return
         if self._in_feed or self._reader_sending:
-            self._flush_due = True  # the reader task sends it (_send_from_reader)
+            self._flush_due = True  # the reader task sends it, right after its feed
             return
         if self._writer_idle:
             self._send_inline()
@@ -213,37 +213,6 @@ class Bridge:
             queue.popleft()
             kind = type(item)
             self._buffered -= len(item) if kind is str or kind is bytes else _size(item)  # type: ignore[arg-type]
-        self._check_low_water()
-
-    async def _send_from_reader(self) -> None:
-        """Send what the reader's feed queued, awaiting the host's send in the reader task
-        (it suspends only under backpressure, when reading should wait anyway)."""
-        self._flush_due = False
-        if not self._writer_idle or self._pending is not None:
-            self._kick()  # the writer has frames in flight: it keeps the order
-            return
-        queue = self._queue
-        send = self._io.send
-        self._reader_sending = True
-        try:
-            while queue:
-                item = queue[0]
-                kind = type(item)
-                if kind is _Close:
-                    self._kick()
-                    return
-                try:
-                    await send(item)  # type: ignore[arg-type]
-                except Exception as exc:  # the host's socket went away under us
-                    self._host_lost(exc)
-                    return
-                queue.popleft()
-                self._buffered -= len(item) if kind is str or kind is bytes else _size(item)  # type: ignore[arg-type]
-        finally:
-            self._reader_sending = False
-            self._flush_due = False
-            if not self._writer_idle:
-                self._wake.set()  # the writer waited for these sends to finish
         self._check_low_water()
 
     def _sent(self, item: OutFrame) -> None:
@@ -334,6 +303,8 @@ class Bridge:
         check_size = self._check_size
         reading = self._reading
         receive = self._io.receive
+        send = self._io.send
+        queue = self._queue
         feed = session.feed
         failed = False
         while True:
@@ -354,8 +325,37 @@ class Bridge:
                     feed([event])  # type: ignore[list-item]
                 finally:
                     self._in_feed = False
-                if self._flush_due:
-                    await self._send_from_reader()
+                if not self._flush_due:
+                    continue
+                # Send what this feed queued, awaiting the host's send right here (inline
+                # in the reader, no call per message; it suspends only under backpressure,
+                # when reading should wait anyway). The writer waits meanwhile.
+                self._flush_due = False
+                if not self._writer_idle or self._pending is not None:
+                    self._kick()  # the writer has frames in flight: it keeps the order
+                    continue
+                self._reader_sending = True
+                try:
+                    while queue:
+                        item = queue[0]
+                        out = type(item)
+                        if out is _Close:
+                            self._kick()
+                            break
+                        try:
+                            await send(item)  # type: ignore[arg-type]
+                        except Exception as exc:  # the host's socket went away under us
+                            self._host_lost(exc)
+                            break
+                        queue.popleft()
+                        self._buffered -= len(item) if out is str or out is bytes else _size(item)  # type: ignore[arg-type]
+                finally:
+                    self._reader_sending = False
+                    self._flush_due = False
+                    if not self._writer_idle:
+                        self._wake.set()  # the writer waited for these sends to finish
+                if self._writing_paused:
+                    self._check_low_water()
                 continue
             if isinstance(event, Lost):
                 self._host_lost(event.exc)
