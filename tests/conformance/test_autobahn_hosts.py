@@ -24,6 +24,14 @@ _UVICORN = ["{python}", "-m", "uvicorn", "--ws", "websockets-sansio", "--ws-max-
             "--log-level", "warning", "--host", "127.0.0.1", "--port", "{port}"]  # fmt: skip
 
 
+#: "A message, then a bad frame, then a ping": uvicorn fails the connection in the read
+#: that holds the bad frame, before its app has the message before it (docs/hosts.md).
+_UVICORN_RACY = frozenset(
+    {"3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "4.1.3", "4.1.4", "4.1.5"}
+    | {"4.2.3", "4.2.4", "4.2.5", "5.15"}
+)
+
+
 @dataclass(frozen=True)
 class HostRun:
     name: str
@@ -32,6 +40,10 @@ class HostRun:
     #: Cases that fail through websock because the host fails them (docs/hosts.md's table);
     #: only those within CASES matter here.
     host_attributed: frozenset[str]
+    #: Host-attributed cases whose outcome depends on timing on the host (whether a bad
+    #: frame arrives in the same read as the message before it): the raw echo may pass
+    #: them in one run and fail them in the next, so they are not compared with it.
+    racy: frozenset[str] = frozenset()
 
 
 HOSTS = {
@@ -39,10 +51,8 @@ HOSTS = {
         "uvicorn",
         websock=[*_UVICORN, "websock.contract.echo:asgi_echo"],
         raw=[*_UVICORN, "websock.contract.echo:raw_asgi_echo"],
-        host_attributed=frozenset(
-            {"3.2", "3.3", "4.1.3", "4.1.4", "4.2.3", "4.2.4", "5.15"}
-            | {"6.4.1", "6.4.2", "6.4.3", "6.4.4", "7.1.5"}
-        ),
+        host_attributed=frozenset(_UVICORN_RACY | {"6.4.1", "6.4.2", "6.4.3", "6.4.4", "7.1.5"}),
+        racy=_UVICORN_RACY,
     ),
     "aiohttp": HostRun(
         "aiohttp",
@@ -72,7 +82,7 @@ def test_every_autobahn_failure_through_a_host_is_the_hosts(host: str) -> None:
     raw_failing = {case.id for case in raw.failures}
     print(f"{host}: websock fails {sorted(failing)}; raw echo fails {sorted(raw_failing)}")
 
-    ours_only = failing - raw_failing
+    ours_only = failing - raw_failing - spec.racy
     assert not ours_only, (
         f"OUR failures on {host} (the raw echo passes them):\n"
         + ours.failure_report()
