@@ -134,6 +134,7 @@ class Bridge:
         self._reader_sending = False
         self._reading = asyncio.Event()
         self._reading.set()
+        self._read_paused = False  # mirrors _reading: an attribute test per message, not a call
         self._closed = asyncio.Event()
         self._peer_gone = False
         self._injected: list[Event] = []
@@ -230,9 +231,11 @@ class Bridge:
         self._kick()
 
     def pause_reading(self) -> None:
+        self._read_paused = True
         self._reading.clear()
 
     def resume_reading(self) -> None:
+        self._read_paused = False
         self._reading.set()
         if self._injected and self._session is not None:
             events, self._injected = self._injected, []
@@ -308,7 +311,7 @@ class Bridge:
         feed = session.feed
         failed = False
         while True:
-            if not reading.is_set():
+            if self._read_paused:
                 await reading.wait()
             try:
                 event = await receive()
