@@ -17,22 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import websock
+from websock.contract.echo import EchoHandler
 from websock.handler import Handler
 from websock.http import Request
 from websock.results import Ok, Push, Result, Text
 
 TOPIC = "bench"
-
-
-class Echo(Handler):
-    def init(self, arg: Any) -> Result:
-        return Ok(None)
-
-    def handle_in(self, message: Any, state: Any) -> Result:
-        return Push(message, state)
-
-    def handle_info(self, message: Any, state: Any) -> Result:
-        return Ok(state)
 
 
 class Broadcast(Handler):
@@ -67,7 +57,7 @@ class Broadcast(Handler):
         return Push(message, state)
 
 
-ECHO = Echo()
+ECHO = EchoHandler()
 _broadcasts: dict[str, Broadcast] = {}
 BROADCAST_PATHS = {"/broadcast": True, "/broadcast-info": False}  # path -> fast lane
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import websock
-from websock import Binary, Ok, Push, Request, Response, Text, Upgrade
+from websock import Request, Response, Upgrade
+from websock.contract.echo import EchoHandler
 
 MiB = 1 << 20
 
@@ -30,18 +31,7 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-class Echo(websock.Handler):
-    def init(self, arg: None) -> Ok:
-        return Ok(None)
-
-    def handle_in(self, message: Text | Binary, state: None) -> Push:
-        return Push(message, state)
-
-    def handle_info(self, message: object, state: None) -> Ok:
-        return Ok(state)
-
-
-ECHO = Echo()
+ECHO = EchoHandler()
 
 
 async def app(request: Request) -> Upgrade | Response:
