@@ -80,7 +80,7 @@ class Registry:
         if threading.get_ident() == handle._thread:
             handle.on_close(self._forget)
         else:  # on_close must be registered on the connection's loop
-            handle._call_soon_threadsafe(handle.on_close, self._forget)
+            handle._loop.call_soon_threadsafe(handle.on_close, self._forget)
 
     def _forget(self, handle: ConnectionHandle) -> None:
         """The connection ended: drop it from every topic."""
@@ -187,14 +187,7 @@ class Registry:
         """On the handles' loop: one frame, many transports; slow ones are skipped."""
         sent = slow = closed = 0
         for handle in handles:
-            fast = handle._fast
-            if fast is None:  # a handle without a session's fast lane: use its mailbox
-                if handle.push(frame.message):
-                    sent += 1
-                else:
-                    closed += 1
-                continue
-            outcome = fast(frame)
+            outcome = handle._owner.send_prepared(frame)
             if outcome == "sent":
                 sent += 1
             elif outcome == "slow":

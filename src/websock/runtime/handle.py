@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import MailboxFull
 from ..results import FrameLike
@@ -26,7 +26,20 @@ if TYPE_CHECKING:
     from ..options import OverflowPolicy
     from .transport import FastLaneResult, PreparedFrame
 
-__all__ = ["ConnectionHandle", "Direct"]
+__all__ = ["ConnectionHandle", "Direct", "MailboxOwner"]
+
+#: One lock for every mailbox. A lock per connection would be one more object for the
+#: garbage collector to walk per connection (docs/profiling.md); the sections it guards
+#: are a few bytecodes long, and under the GIL two threads never run them at once anyway.
+_LOCK = threading.Lock()
+
+
+class MailboxOwner(Protocol):
+    """What a handle calls back on its loop: the session."""
+
+    def _drain(self) -> None: ...
+
+    def send_prepared(self, frame: PreparedFrame) -> FastLaneResult: ...
 
 
 class Direct:
@@ -43,16 +56,12 @@ class ConnectionHandle:
 
     __slots__ = (
         "__weakref__",
-        "_call_soon",
-        "_call_soon_threadsafe",
         "_closed",
-        "_drain",
-        "_fast",
         "_held",
-        "_lock",
         "_loop",
         "_on_close",
         "_overflow_close",
+        "_owner",
         "_policy",
         "_queue",
         "_scheduled",
@@ -68,20 +77,19 @@ class ConnectionHandle:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        drain: Callable[[], None],
+        owner: MailboxOwner,
         size: int,
         policy: OverflowPolicy,
     ) -> None:
-        self._queue: deque[Any] = deque()
-        self._lock = threading.Lock()
+        # Made by the first message: most connections never get one.
+        self._queue: deque[Any] | None = None
         self._size = size
         self._policy = policy
-        self._drain = drain
-        self._call_soon = loop.call_soon
-        self._call_soon_threadsafe = loop.call_soon_threadsafe
+        # The session: its _drain delivers the mailbox; its send_prepared is PubSub's fast
+        # lane (on the loop only). The object, not bound methods: fewer objects per
+        # connection.
+        self._owner = owner
         self._loop = loop
-        # Set by the session: PubSub's fast lane (Session.send_prepared), on the loop only.
-        self._fast: Callable[[PreparedFrame], FastLaneResult] | None = None
         # The session is built on its loop's thread; sends from it need no wake-up.
         self._thread = threading.get_ident()
         self._scheduled = False
@@ -147,14 +155,17 @@ class ConnectionHandle:
     @property
     def pending(self) -> int:
         """Messages waiting in the mailbox."""
-        return len(self._queue)
+        queue = self._queue
+        return 0 if queue is None else len(queue)
 
     def _put(self, message: Any) -> bool:
-        with self._lock:
+        with _LOCK:
             if self._closed:
                 self.dropped_closed += 1
                 return False
             queue = self._queue
+            if queue is None:
+                queue = self._queue = deque()
             if len(queue) >= self._size:
                 policy = self._policy
                 if policy == "drop_oldest":
@@ -188,9 +199,9 @@ class ConnectionHandle:
 
     def _wake(self) -> None:
         if threading.get_ident() == self._thread:
-            self._call_soon(self._drain)
+            self._loop.call_soon(self._owner._drain)
         else:
-            self._call_soon_threadsafe(self._drain)
+            self._loop.call_soon_threadsafe(self._owner._drain)
 
     # -- the session, on the loop ---------------------------------------------------------
 
@@ -199,25 +210,27 @@ class ConnectionHandle:
 
     def _release(self) -> None:
         """The session can deliver again: schedule a drain if messages wait."""
-        with self._lock:
+        with _LOCK:
             self._held = False
             if not self._queue or self._scheduled:
                 return
             self._scheduled = True
-        self._call_soon(self._drain)
+        self._loop.call_soon(self._owner._drain)
 
     def _take_wakeup(self) -> bool:
         """Start of a drain: clear the scheduled flag; True if the mailbox overflowed."""
-        with self._lock:
+        with _LOCK:
             self._scheduled = False
             return self._overflow_close
 
     def _close(self) -> list[Callable[[ConnectionHandle], object]]:
         """The connection ended: drop what is queued, refuse what comes."""
-        with self._lock:
+        with _LOCK:
             self._closed = True
             self._held = True
-            self.dropped_closed += len(self._queue)
-            self._queue.clear()
+            queue = self._queue
+            if queue is not None:
+                self.dropped_closed += len(queue)
+                queue.clear()
             callbacks, self._on_close = self._on_close, None
         return callbacks if callbacks is not None else []

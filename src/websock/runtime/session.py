@@ -46,7 +46,7 @@ from .handle import ConnectionHandle, Direct
 if TYPE_CHECKING:
     from ..options import Options
     from .close_policy import Closing
-    from .transport import FastLaneResult, OutFrame, PreparedFrame, Transport
+    from .transport import FastLaneResult, FrameSink, OutFrame, PreparedFrame, Transport
 
 __all__ = ["Clock", "Session", "SessionStats", "TimerHandle"]
 
@@ -105,6 +105,60 @@ class SessionStats:
 class Session:
     """One connection's runtime. Build it on the event loop, then ``start()``."""
 
+    # Slots: no per-connection __dict__, one GC-tracked object fewer per connection (the
+    # collector's full passes walk every live connection's objects; docs/profiling.md).
+    __slots__ = (
+        "_adopted",
+        "_answer_pings",
+        "_arg",
+        "_backlog",
+        "_cancelling",
+        "_cb",
+        "_clock",
+        "_close_timer",
+        "_controls_dropped",
+        "_controls_ok",
+        "_done",
+        "_finished",
+        "_frames_in",
+        "_frames_out",
+        "_handle_in",
+        "_has_state",
+        "_idle_timer",
+        "_ignored",
+        "_in_async",
+        "_infos_in",
+        "_keepalive_timer",
+        "_last_in",
+        "_loop",
+        "_messages_in",
+        "_messages_out",
+        "_open",
+        "_options",
+        "_phase",
+        "_ping_sent_at",
+        "_pings_in",
+        "_pings_out",
+        "_pongs_in",
+        "_raw",
+        "_read_paused",
+        "_sink",
+        "_state",
+        "_suspended",
+        "_task",
+        "_terminate_due",
+        "_terminate_task",
+        "_terminated",
+        "_time",
+        "_transport",
+        "_transport_closed",
+        "_write_paused",
+        "close_code",
+        "close_message",
+        "handle",
+        "terminate_reason",
+    )
+
     def __init__(
         self,
         handler: object,
@@ -125,21 +179,21 @@ class Session:
         self._arg = arg
         self._options = options
         self._transport = transport
-        # Bound methods, looked up once: the hot path uses them per message.
+        # The handler's bound method is shared by its connections (inspect_handler caches
+        # it). The transport's are not stored: a bound method is one more object per
+        # connection for the garbage collector to walk, for a few ns saved per call.
         self._handle_in = cb.handle_in
         self._in_async = cb.in_async
-        self._send_frames = transport.send_frames
-        self._flush = transport.flush
+        # Where frames are encoded: the transport, or the encoder it names (one Python call
+        # fewer per message on the built-in server).
+        self._sink: FrameSink = getattr(transport, "frame_sink", transport)
         self._answer_pings = not transport.answers_pings
         self._controls_ok = transport.supports_control_frames
         self.handle = ConnectionHandle(
-            self._loop, self._drain, options.mailbox_size, options.mailbox_overflow
+            self._loop, self, options.mailbox_size, options.mailbox_overflow
         )
         # PubSub's fast lane: hosts that write bytes take a frame encoded once for many.
-        self._send_prepared: Callable[[PreparedFrame], None] | None = getattr(
-            transport, "send_prepared", None
-        )
-        self.handle._fast = self.send_prepared
+        self._raw = hasattr(transport, "send_prepared")
         self._state: Any = None
         self._has_state = False  # a callback result was applied: terminate may be called
         self._phase = _Phase.NEW
@@ -147,7 +201,7 @@ class Session:
         # -- async callbacks -------------------------------------------------------------
         self._task: asyncio.Task[None] | None = None
         self._suspended: tuple[Any, Any, str] | None = None
-        self._backlog: deque[Event] = deque()
+        self._backlog: deque[Event] | None = None  # made when an async callback defers events
         self._cancelling = False
         self._transport_closed = False
         # -- ending ----------------------------------------------------------------------
@@ -208,7 +262,7 @@ class Session:
         self._frames_in += len(events)
         if self._task is not None:
             # An async callback is in flight: keep order, it takes these when done.
-            self._backlog.extend(events)
+            self._defer(events)
             return
         token = current.set(self.handle)
         try:
@@ -235,18 +289,24 @@ class Session:
                             frames_kind = type(frames)
                         if frames_kind is str or frames_kind is bytes:
                             self._state = result.state
-                            self._send_frames((frames,))
+                            self._sink.send_frames((frames,))
                             self._frames_out += 1
                             self._messages_out += 1
                             continue
                     self._apply(result, "handle_in")
                 elif not self._event(event):
-                    self._backlog.extend(events[index:])
+                    self._defer(events[index:])
                     self._start_task()
                     break
         finally:
             current.reset(token)
         self._finish_entry()
+
+    def _defer(self, events: Sequence[Event]) -> None:
+        if self._backlog is None:
+            self._backlog = deque(events)
+        else:
+            self._backlog.extend(events)
 
     def pause_writing(self) -> None:
         """The transport's buffer went above high water: stop reading and delivering."""
@@ -305,14 +365,13 @@ class Session:
             return "closed"
         if self._write_paused:
             return "slow"
-        raw = self._send_prepared
-        if raw is not None:
-            raw(frame)
+        if self._raw:
+            self._transport.send_prepared(frame)  # type: ignore[attr-defined]
         else:
-            self._send_frames((frame.message,))
+            self._sink.send_frames((frame.message,))
         self._frames_out += 1
         self._messages_out += 1
-        self._flush()
+        self._transport.flush()
         return "sent"
 
     async def wait_closed(self) -> None:
@@ -372,7 +431,7 @@ class Session:
             if self._answer_pings:
                 # RFC 6455 §5.5.2: answer before the handler hears of it (SPEC §1).
                 assert isinstance(event, Ping)
-                self._send_frames((Pong(event.data),))
+                self._sink.send_frames((Pong(event.data),))
                 self._frames_out += 1
             return self._control(event)
         if kind is Pong:
@@ -487,7 +546,7 @@ class Session:
             out = self._frames(frames)
             if not out:
                 return
-        self._send_frames(out)
+        self._sink.send_frames(out)
         self._frames_out += len(out)
         self._messages_out += len(out)
 
@@ -566,7 +625,7 @@ class Session:
                     self._fail(name, exc)
                 else:
                     self._apply(result, name)
-                self._flush()
+                self._transport.flush()
                 if self._continue():
                     return
         finally:
@@ -597,7 +656,7 @@ class Session:
         while backlog:
             if not self._event(backlog.popleft()):
                 return False
-        return self._deliver(len(self.handle._queue))
+        return self._deliver(self.handle.pending)
 
     # ==== mailbox =======================================================================
 
@@ -614,7 +673,7 @@ class Session:
             elif (
                 self._task is None
                 and not self._write_paused
-                and not self._deliver(len(handle._queue))
+                and not self._deliver(handle.pending)
             ):
                 self._start_task()
         finally:
@@ -625,6 +684,8 @@ class Session:
     def _deliver(self, limit: int) -> bool:
         """Deliver at most ``limit`` messages (fairness: later ones get a new drain)."""
         queue = self.handle._queue
+        if queue is None:
+            return True
         info = self._cb.handle_info
         is_async = self._cb.info_async
         while limit and queue and self._open and not self._write_paused:
@@ -670,7 +731,7 @@ class Session:
         bound is checked after it."""
         if self._transport_closed:
             return
-        self._flush()
+        self._transport.flush()
         if self._write_paused and self._open:
             size = self._transport.write_buffer_size()
             limit = self._options.max_write_buffer
@@ -722,7 +783,7 @@ class Session:
         if idle < interval:
             self._keepalive_timer = self._clock.call_later(interval - idle, self._on_keepalive)
             return
-        self._send_frames((Ping(b""),))
+        self._sink.send_frames((Ping(b""),))
         self._pings_out += 1
         self._frames_out += 1
         ping_timeout = self._options.ping_timeout
@@ -806,7 +867,7 @@ class Session:
     def _close_transport(self) -> None:
         if not self._transport_closed:
             self._transport_closed = True
-            self._flush()  # what is queued (our close frame) goes out before the end
+            self._transport.flush()  # what is queued (our close frame) goes out before the end
             self._transport.close()
 
     def _set_closed(self) -> None:

@@ -17,6 +17,10 @@ Optional: a host that writes WebSocket bytes itself (the built-in server) also i
 ``send_prepared(frame)`` (``RawTransport``), PubSub's fast lane: one frame encoded once
 for many connections and queued as is. ``Session.send_prepared`` falls back to
 ``send_frames((frame.message,))`` on hosts that frame for themselves (the adapters).
+
+Optional: ``frame_sink``, an object whose ``send_frames`` the session calls instead of the
+transport's own (the built-in server hands over its frame encoder: one Python call fewer
+per message). Its ``send_frames`` must behave exactly as the transport's.
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ if TYPE_CHECKING:
     from ..options import Options
     from ..protocol.deflate import PerMessageDeflate
 
-__all__ = ["FastLaneResult", "OutFrame", "PreparedFrame", "RawTransport", "Transport"]
+__all__ = [
+    "FastLaneResult",
+    "FrameSink",
+    "OutFrame",
+    "PreparedFrame",
+    "RawTransport",
+    "Transport",
+]
 
 #: What the runtime hands a transport: ``str`` is a text message, bytes-like a binary one.
 OutFrame: TypeAlias = str | bytes | bytearray | memoryview | Ping | Pong
@@ -57,6 +68,12 @@ class RawTransport(Protocol):
 
     def send_prepared(self, frame: PreparedFrame) -> None:
         """Queue ``frame.encoded(...)`` for this connection; bytes go out at flush()."""
+
+
+class FrameSink(Protocol):
+    """Where a session's outbound frames go (the transport, or its ``frame_sink``)."""
+
+    def send_frames(self, frames: Sequence[OutFrame]) -> None: ...
 
 
 class Transport(Protocol):
