@@ -133,8 +133,10 @@ class ServerConnection:
         # The data message being reassembled (opcode 0 = none).
         self._msg_op = 0
         self._msg_compressed = False
-        self._msg_chunks: list[bytes] = []
-        self._msg_text: list[str] = []  # decoded pieces while validating incrementally
+        # Pieces of a message that arrives in several reads or frames; made when needed
+        # (most messages arrive whole), so an idle connection holds no lists.
+        self._msg_chunks: list[bytes] | None = None
+        self._msg_text: list[str] | None = None  # decoded pieces while validating
         self._msg_size = 0
         self._msg_decoder: Utf8Decoder | None = None  # set while validating a text message
         # A large binary message in one frame is unmasked straight into its final buffer
@@ -228,8 +230,8 @@ class ServerConnection:
     def _fail(self, exc: ProtocolError) -> None:
         self.error = exc
         self._buf.clear()
-        self._msg_chunks = []
-        self._msg_text = []
+        self._msg_chunks = None
+        self._msg_text = None
         self._msg_op = 0
         self._msg_buffer = None
         self._msg_direct = False
@@ -428,10 +430,10 @@ class ServerConnection:
                 # gets no memory for it (RFC 6455 §10.4).
                 buffer = self._msg_buffer = _accel.message_buffer(length)
                 at = 0
-                for done in self._msg_chunks:
+                for done in self._msg_chunks or ():
                     _accel.unmask_into(buffer, at, done, None, 0)
                     at += len(done)
-                self._msg_chunks = []
+                self._msg_chunks = None
         if self._msg_buffer is not None:
             _accel.unmask_into(
                 self._msg_buffer, self._frame_offset, piece, mask, self._frame_offset
@@ -468,7 +470,12 @@ class ServerConnection:
             if chunk[-1] >= 0x80 and not check_pending(decoder):
                 raise ProtocolError(1007, _BAD_UTF8)
             if text:
-                self._msg_text.append(text)
+                if self._msg_text is None:
+                    self._msg_text = [text]
+                else:
+                    self._msg_text.append(text)
+        elif self._msg_chunks is None:
+            self._msg_chunks = [chunk]
         else:
             self._msg_chunks.append(chunk)
 
@@ -480,7 +487,7 @@ class ServerConnection:
             if inflated:
                 self._absorb(inflated)
         opcode = self._msg_op
-        chunks = self._msg_chunks
+        chunks = self._msg_chunks or ()
         decoder = self._msg_decoder
         if self._msg_buffer is not None:
             data = _accel.message_bytes(self._msg_buffer)
@@ -490,12 +497,12 @@ class ServerConnection:
             self._msg_size = 0
             return Binary(data)
         self._msg_op = 0
-        self._msg_chunks = []
+        self._msg_chunks = None
         self._msg_size = 0
         self._msg_decoder = None
         if decoder is not None:
-            pieces = self._msg_text
-            self._msg_text = []
+            pieces = self._msg_text or ("",)
+            self._msg_text = None
             try:
                 # Nothing is left to decode but a pending partial sequence, an error.
                 decoder.decode(b"", True)

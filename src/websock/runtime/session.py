@@ -73,6 +73,9 @@ class _Phase(IntEnum):
     CLOSED = 3
 
 
+#: Timer slack, in seconds, for float rounding between a deadline and the clock's reading.
+_EPSILON: Final = 1e-9
+
 # Why reading is paused (a bit mask: reading resumes when no reason is left).
 _SLOW_PEER: Final = 1
 _BUSY: Final = 2
@@ -124,11 +127,11 @@ class Session:
         "_frames_out",
         "_handle_in",
         "_has_state",
-        "_idle_timer",
+        "_idle_due",
         "_ignored",
         "_in_async",
         "_infos_in",
-        "_keepalive_timer",
+        "_keepalive_due",
         "_last_in",
         "_loop",
         "_messages_in",
@@ -150,6 +153,7 @@ class Session:
         "_terminate_task",
         "_terminated",
         "_time",
+        "_timer",
         "_transport",
         "_transport_closed",
         "_write_paused",
@@ -220,8 +224,9 @@ class Session:
         self._write_paused = False
         self._last_in = 0.0
         self._ping_sent_at: float | None = None
-        self._idle_timer: TimerHandle | None = None
-        self._keepalive_timer: TimerHandle | None = None
+        self._timer: TimerHandle | None = None  # idle timeout and keepalive (_schedule)
+        self._idle_due: float | None = None
+        self._keepalive_due: float | None = None
         self._close_timer: TimerHandle | None = None
         # -- counters ------------------------------------------------------------------------
         self._messages_in = 0
@@ -742,57 +747,76 @@ class Session:
 
     def _arm_timers(self) -> None:
         options = self._options
-        call_later = self._clock.call_later
+        now = self._last_in
         if options.timeout is not None:
-            self._idle_timer = call_later(options.timeout, self._on_idle)
+            self._idle_due = now + options.timeout
         if options.ping_interval is not None and self._controls_ok:
-            self._keepalive_timer = call_later(options.ping_interval, self._on_keepalive)
+            self._keepalive_due = now + options.ping_interval
+        self._schedule()
 
-    def _on_idle(self) -> None:
-        self._idle_timer = None
-        timeout = self._options.timeout
-        if not self._open or timeout is None:
+    def _schedule(self) -> None:
+        """One clock timer for both the idle timeout and keepalive, at the earlier deadline
+        (one timer per connection, not two: fewer objects and cheaper handshakes)."""
+        idle, keepalive = self._idle_due, self._keepalive_due
+        if idle is None:
+            due = keepalive
+        elif keepalive is None or idle <= keepalive:
+            due = idle
+        else:
+            due = keepalive
+        if due is not None:
+            self._timer = self._clock.call_later(max(due - self._time(), 0.0), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._open:
             return
         now = self._time()
         if self._task is not None:
             self._last_in = now  # reading is paused while busy: not the peer's silence
-        idle = now - self._last_in
-        if idle < timeout:
-            # Not re-armed per message: re-checked here when the timer fires.
-            self._idle_timer = self._clock.call_later(timeout - idle, self._on_idle)
-            return
-        self._end_from_timer(close_policy.idle_timeout())
+        # A clock may run a timer a hair before the deadline it was computed from (float
+        # rounding of due - now): within _EPSILON counts as due.
+        idle_due = self._idle_due
+        if idle_due is not None and now + _EPSILON >= idle_due:
+            timeout = self._options.timeout
+            assert timeout is not None
+            # Not re-armed per message: the deadline moves here, from the last activity.
+            if now - self._last_in + _EPSILON >= timeout:
+                self._end_from_timer(close_policy.idle_timeout())
+                return
+            self._idle_due = self._last_in + timeout
+        keepalive_due = self._keepalive_due
+        if keepalive_due is not None and now + _EPSILON >= keepalive_due:
+            if not self._keepalive(now):
+                return
+        self._schedule()
 
-    def _on_keepalive(self) -> None:
-        self._keepalive_timer = None
+    def _keepalive(self, now: float) -> bool:
+        """Keepalive is due: check the ping in flight, or send one; False if it ended."""
         interval = self._options.ping_interval
-        if not self._open or interval is None:
-            return
-        now = self._time()
-        if self._task is not None:
-            self._last_in = now
+        assert interval is not None
         sent = self._ping_sent_at
         if sent is not None:
             # Any inbound frame since the ping proves the peer alive, not just its pong.
             # (When the ping went out, _last_in <= sent - interval < sent.)
             if self._last_in < sent:
                 self._end_from_timer(close_policy.ping_timeout())
-                return
+                return False
             self._ping_sent_at = None
-        idle = now - self._last_in
-        if idle < interval:
-            self._keepalive_timer = self._clock.call_later(interval - idle, self._on_keepalive)
-            return
+        if now - self._last_in + _EPSILON < interval:
+            self._keepalive_due = self._last_in + interval
+            return True
         self._sink.send_frames((Ping(b""),))
         self._pings_out += 1
         self._frames_out += 1
         ping_timeout = self._options.ping_timeout
         if ping_timeout is not None:
             self._ping_sent_at = now
-            self._keepalive_timer = self._clock.call_later(ping_timeout, self._on_keepalive)
+            self._keepalive_due = now + ping_timeout
         else:
-            self._keepalive_timer = self._clock.call_later(interval, self._on_keepalive)
+            self._keepalive_due = now + interval
         self._finish_entry()
+        return True
 
     def _on_close_timeout(self) -> None:
         self._close_timer = None
@@ -812,10 +836,10 @@ class Session:
         self._finish_entry()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._idle_timer, self._keepalive_timer):
-            if timer is not None:
-                timer.cancel()
-        self._idle_timer = self._keepalive_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._idle_due = self._keepalive_due = None
 
     # ==== ending ========================================================================
 

@@ -106,7 +106,8 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._state = state
         self._view = state.read_view
         self._transport: asyncio.Transport | None = None
-        self._reader = RequestReader(state.limits, state.parse_head)
+        # Dropped once upgraded (one object fewer per WebSocket connection).
+        self._reader: RequestReader | None = RequestReader(state.limits, state.parse_head)
         self._phase = _HEAD
         self._head: ParsedHead | None = None
         self._body_left = 0
@@ -285,30 +286,34 @@ class HttpConnection(asyncio.BufferedProtocol):
             take = min(len(data), self._body_left)
             self._body_left -= take
             data = data[take:]
+        reader = self._reader
+        assert reader is not None
         if data:
-            self._reader.feed(data)
-        if len(self._reader.buffer) > self._state.limits.max_head_size + 65536:
+            reader.feed(data)
+        if len(reader.buffer) > self._state.limits.max_head_size + 65536:
             # Pipelined input is only buffered while a request is in flight; bound it.
             self.pause_reading()
         self._advance()
 
     def _advance(self) -> None:
         """Act on buffered input: parse heads, skip bodies, dispatch complete requests."""
+        reader = self._reader
+        assert reader is not None
         try:
             while self._phase in (_HEAD, _BODY):
                 if self._phase == _HEAD:
-                    head = self._reader.read_head()
+                    head = reader.read_head()
                     if head is None:
                         return
                     self._head = head
                     self._body_left = head.content_length
                     self._phase = _BODY
-                    if self._body_left and not self._reader.buffer and _expects_continue(head):
+                    if self._body_left and not reader.buffer and _expects_continue(head):
                         # RFC 9110 §10.1.1: the client waits for this before the body.
                         assert self._transport is not None
                         self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 if self._body_left:
-                    buffered = self._reader.buffer
+                    buffered = reader.buffer
                     take = min(len(buffered), self._body_left)
                     del buffered[:take]
                     self._body_left -= take
@@ -434,6 +439,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._phase = _HEAD
         self._head = None
         self._task = None
+        assert self._reader is not None
         self._idle = not self._reader.buffer
         self._arm(
             self._state.limits.keepalive_timeout
@@ -484,8 +490,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         self.resume_reading()
         session.start()
         # Frames a client sent right behind its handshake were buffered with it.
+        assert self._reader is not None
         early = bytes(self._reader.buffer)
-        self._reader.buffer.clear()
+        self._reader = None
         if early and self._phase == _WEBSOCKET:
             events = conn.receive_data(early)
             if events:

@@ -2,7 +2,7 @@
 
 Each connection needs a handshake timer, then an idle timer and a keepalive timer, which
 almost never fire: they are re-checked against the last activity when they do
-(``Session._on_idle``). One event-loop timer each (uvloop: a ``TimerHandle`` plus a libuv
+(``Session._on_timer``). One event-loop timer each (uvloop: a ``TimerHandle`` plus a libuv
 timer, created and cancelled per connection) cost several microseconds per handshake and a
 few hundred bytes per idle connection. Here a timer is one small entry appended to the
 bucket of its deadline's tick; one loop timer per non-empty tick serves them all.
