@@ -786,9 +786,12 @@ class Session:
                 return
             self._idle_due = self._last_in + timeout
         keepalive_due = self._keepalive_due
-        if keepalive_due is not None and now + _EPSILON >= keepalive_due:
-            if not self._keepalive(now):
-                return
+        if (
+            keepalive_due is not None
+            and now + _EPSILON >= keepalive_due
+            and not self._keepalive(now)
+        ):
+            return  # the connection ended
         self._schedule()
 
     def _keepalive(self, now: float) -> bool:
