@@ -676,9 +676,7 @@ class Session:
             if overflow:
                 self._end(close_policy.mailbox_full(MailboxFull("mailbox full")))
             elif (
-                self._task is None
-                and not self._write_paused
-                and not self._deliver(handle.pending)
+                self._task is None and not self._write_paused and not self._deliver(handle.pending)
             ):
                 self._start_task()
         finally:
