@@ -15,11 +15,16 @@
  *   message_buffer(n) / unmask_into(buf, at, src, mask, offset) / message_bytes(buf)
  *                                                   a large message unmasked straight into
  *                                                   its final bytes object (no join)
+ *   parse_request_head(buffer, limits, pairs_type)  the built-in server's common case of
+ *                                                   reading a request head (RFC 9112); its
+ *                                                   twin is the Python path it declines to
+ *                                                   (websock/server/_http11.py)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 #include <stdint.h>
+#include <limits.h>
 #include <string.h>
 
 /* ---- masking (RFC 6455 §5.3: octet i is XORed with key octet i MOD 4) ------------------ */
@@ -65,6 +70,7 @@ get_mask(PyObject *obj, Py_buffer *view)
 static PyObject *
 apply_mask(PyObject *self, PyObject *args, PyObject *kwds)
 {
+    (void)self;
     static char *kwlist[] = {"data", "mask", "offset", NULL};
     PyObject *data_obj, *mask_obj;
     Py_ssize_t offset = 0;
@@ -93,6 +99,7 @@ apply_mask(PyObject *self, PyObject *args, PyObject *kwds)
 static PyObject *
 apply_mask_inplace(PyObject *self, PyObject *args, PyObject *kwds)
 {
+    (void)self;
     static char *kwlist[] = {"buffer", "mask", "offset", NULL};
     PyObject *data_obj, *mask_obj;
     Py_ssize_t offset = 0;
@@ -229,6 +236,7 @@ utf8_scan(const unsigned char *s, Py_ssize_t n, const unsigned char *pend, int n
 static PyObject *
 utf8_check(PyObject *self, PyObject *args, PyObject *kwds)
 {
+    (void)self;
     static char *kwlist[] = {"data", "state", NULL};
     PyObject *data_obj, *state_obj = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O!:utf8_check", kwlist, &data_obj,
@@ -300,6 +308,7 @@ slot_offset(PyTypeObject *type, Py_ssize_t *offset)
 static PyObject *
 setup(PyObject *self, PyObject *args)
 {
+    (void)self;
     PyObject *text, *binary;
     if (!PyArg_ParseTuple(args, "O!O!:setup", &PyType_Type, &text, &PyType_Type, &binary)) {
         return NULL;
@@ -345,6 +354,7 @@ new_event(PyTypeObject *type, Py_ssize_t offset, PyObject *value)
 static PyObject *
 parse_small(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)self;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "parse_small(view, pos, events, validate)");
         return NULL;
@@ -450,6 +460,7 @@ static PyTypeObject MessageBufferType = {
 static PyObject *
 message_buffer(PyObject *self, PyObject *arg)
 {
+    (void)self;
     Py_ssize_t n = PyLong_AsSsize_t(arg);
     if (n == -1 && PyErr_Occurred()) {
         return NULL;
@@ -489,6 +500,7 @@ buffer_data(PyObject *obj)
 static PyObject *
 unmask_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)self;
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "unmask_into(buf, at, src, mask, offset)");
         return NULL;
@@ -535,12 +547,523 @@ unmask_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 message_bytes(PyObject *self, PyObject *arg)
 {
+    (void)self;
     PyObject *data = buffer_data(arg);
     if (data == NULL) {
         return NULL;
     }
     ((MessageBuffer *)arg)->data = NULL; /* our reference becomes the caller's */
     return data;
+}
+
+/* ---- request heads for the built-in server (RFC 9112 §2-§6) ---------------------------------
+ *
+ * parse_request_head(buffer, limits, pairs_type) -> tuple | None
+ *
+ * The common case of websock/server/_http11.py's RequestReader.read_head in one call: when
+ * `buffer` starts with a whole request head that the Python path (line scan, the strict
+ * parser, check_head) would accept, the head's fields; otherwise None, and the Python path
+ * runs and names the error (it is the reference: this function only accepts or declines,
+ * and declining is always safe). It declines what is unusual even where Python would
+ * accept it: leading empty lines, HTTP versions other than 1.0/1.1 (505), Content-Length
+ * that is not 1-18 ASCII digits, obs-text in Connection. Everything is bounds-checked
+ * against the buffer; nothing past max_head_size + 2 bytes is read.
+ *
+ * Result: (head_length, method, target, path, query, version, headers, content_length,
+ * keep_alive, wants_upgrade), `path`/`query` None unless the target is origin-form without
+ * "%" (then Python splits it); `headers` is a new `pairs_type` (a list subclass) of
+ * (name, value) str pairs, values without OWS, with its attribute `by_name` set to
+ * {name.lower(): [values]} in order of first appearance (what websock.http.Headers keeps). */
+
+static PyObject *empty_tuple;
+static unsigned char tchar[256]; /* token characters, RFC 9110 §5.6.2; filled at import */
+static PyObject *str_GET, *str_v10, *str_v11, *str_by_name;
+static PyObject *str_max_request_line, *str_max_header_line, *str_max_headers,
+    *str_max_head_size, *str_max_body_size;
+
+typedef struct {
+    Py_ssize_t request_line, header_line, headers, head_size;
+    long long body_size;
+} HeadLimits;
+
+enum { F_OTHER, F_CONTENT_LENGTH, F_TRANSFER_ENCODING, F_HOST, F_CONNECTION, F_UPGRADE };
+
+/* limits.<name> as a count; a value too large for the type is clamped (it limits nothing). */
+static int
+read_limit(PyObject *limits, PyObject *name, long long ceiling, long long *out)
+{
+    PyObject *value = PyObject_GetAttr(limits, name);
+    if (value == NULL) {
+        return -1;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    Py_DECREF(value);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = overflow > 0 ? ceiling : overflow < 0 ? -1 : (v > ceiling ? ceiling : v);
+    return 0;
+}
+
+/* `s[:n]` lower-cased (ASCII only) equals the lower-case literal `lit[:m]`. */
+static int
+ascii_lower_equals(const unsigned char *s, Py_ssize_t n, const char *lit, Py_ssize_t m)
+{
+    if (n != m) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'A' && c <= 'Z') {
+            c += 'a' - 'A';
+        }
+        if (c != (unsigned char)lit[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+field_kind(const unsigned char *name, Py_ssize_t n)
+{
+    switch (n) {
+    case 4:
+        return ascii_lower_equals(name, n, "host", 4) ? F_HOST : F_OTHER;
+    case 7:
+        return ascii_lower_equals(name, n, "upgrade", 7) ? F_UPGRADE : F_OTHER;
+    case 10:
+        return ascii_lower_equals(name, n, "connection", 10) ? F_CONNECTION : F_OTHER;
+    case 14:
+        return ascii_lower_equals(name, n, "content-length", 14) ? F_CONTENT_LENGTH : F_OTHER;
+    case 17:
+        return ascii_lower_equals(name, n, "transfer-encoding", 17) ? F_TRANSFER_ENCODING
+                                                                    : F_OTHER;
+    default:
+        return F_OTHER;
+    }
+}
+
+/* What Python's str.strip() removes from a latin-1 field value: of its whitespace only SP,
+ * HTAB, U+0085 and U+00A0 can occur there (the other ones are control characters). */
+static int
+strip_char(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == 0x85 || c == 0xA0;
+}
+
+/* Whether `token` is among value.split(",") each .strip().lower() (check_head's reading of
+ * Connection, RFC 9110 §7.6.1). Non-ASCII letters never lower-case to ASCII in latin-1. */
+static int
+has_connection_token(const unsigned char *v, Py_ssize_t n, const char *token, Py_ssize_t m)
+{
+    Py_ssize_t start = 0;
+    for (;;) {
+        Py_ssize_t end = start;
+        while (end < n && v[end] != ',') {
+            end++;
+        }
+        Py_ssize_t a = start, b = end;
+        while (a < b && strip_char(v[a])) {
+            a++;
+        }
+        while (b > a && strip_char(v[b - 1])) {
+            b--;
+        }
+        if (ascii_lower_equals(v + a, b - a, token, m)) {
+            return 1;
+        }
+        if (end >= n) {
+            return 0;
+        }
+        start = end + 1;
+    }
+}
+
+/* A str of the bytes s[:n], latin-1 (`high`: some byte is >= 0x80, else all are ASCII). */
+static PyObject *
+latin1_str(const unsigned char *s, Py_ssize_t n, int high)
+{
+    PyObject *str = PyUnicode_New(n, high ? 0xff : 0x7f);
+    if (str != NULL && n > 0) {
+        memcpy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
+    }
+    return str;
+}
+
+/* name.lower() for an ASCII token `name`: the same object when it has no upper case. */
+static PyObject *
+lower_name(PyObject *name, const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n && !(s[i] >= 'A' && s[i] <= 'Z')) {
+        i++;
+    }
+    if (i == n) {
+        return Py_NewRef(name);
+    }
+    PyObject *lower = PyUnicode_New(n, 0x7f);
+    if (lower == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(lower);
+    for (i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (Py_UCS1)(c + ('a' - 'A')) : c;
+    }
+    return lower;
+}
+
+/* Append (name, value) to `pairs` and value to by_name[name.lower()]. Steals nothing. */
+static int
+add_field(PyObject *pairs, PyObject *by_name, PyObject *name, PyObject *value,
+          const unsigned char *s, Py_ssize_t n)
+{
+    PyObject *pair = PyTuple_Pack(2, name, value);
+    if (pair == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(pairs, pair);
+    Py_DECREF(pair);
+    if (rc < 0) {
+        return -1;
+    }
+    PyObject *key = lower_name(name, s, n);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *values = PyDict_GetItemWithError(by_name, key); /* borrowed */
+    if (values != NULL) {
+        rc = PyList_Append(values, value);
+    }
+    else if (PyErr_Occurred()) {
+        rc = -1;
+    }
+    else {
+        values = PyList_New(1);
+        if (values == NULL) {
+            rc = -1;
+        }
+        else {
+            PyList_SET_ITEM(values, 0, Py_NewRef(value));
+            rc = PyDict_SetItem(by_name, key, values);
+            Py_DECREF(values);
+        }
+    }
+    Py_DECREF(key);
+    return rc;
+}
+
+#define DECLINE 1 /* parse_fields: not a head this function accepts (Python decides) */
+
+typedef struct {
+    Py_ssize_t end; /* offset after the head's final CRLF */
+    long long content_length;
+    int hosts, has_length, close, keep_alive, upgrade;
+} HeadFacts;
+
+/* The field lines from offset `i` (after the request line, whose size with its CRLF is
+ * `size`) to the empty line: 0 done, DECLINE, or -1 with an exception set. */
+static int
+parse_fields(const unsigned char *p, Py_ssize_t n, Py_ssize_t i, Py_ssize_t size,
+             const HeadLimits *limits, PyObject *pairs, PyObject *by_name, HeadFacts *facts)
+{
+    Py_ssize_t count = 0;
+    for (;;) {
+        if (n - i < 2) {
+            return DECLINE; /* incomplete, or longer than the largest head allowed */
+        }
+        if (p[i] == '\r') {
+            if (p[i + 1] != '\n') {
+                return DECLINE; /* bare CR (RFC 9112 §2.2) */
+            }
+            facts->end = i + 2;
+            return 0;
+        }
+        /* field-line = field-name ":" OWS field-value OWS (RFC 9112 §5). A line starting
+         * with SP/HTAB (obs-fold, §5.2) or with whitespace before the colon (§5.1) has no
+         * token directly followed by ":" and is declined here. */
+        Py_ssize_t start = i;
+        while (i < n && tchar[p[i]]) {
+            i++;
+        }
+        Py_ssize_t name_len = i - start;
+        if (name_len == 0 || i >= n || p[i] != ':') {
+            return DECLINE;
+        }
+        i++;
+        while (i < n && (p[i] == ' ' || p[i] == '\t')) {
+            i++;
+        }
+        /* field-value: VCHAR / obs-text, SP and HTAB only inside (RFC 9110 §5.5) */
+        Py_ssize_t value_start = i, value_end = i;
+        int high = 0;
+        for (; i < n; i++) {
+            unsigned char c = p[i];
+            if (c == '\r') {
+                break;
+            }
+            if (c == ' ' || c == '\t') {
+                continue;
+            }
+            if (c < 0x21 || c == 0x7f) {
+                return DECLINE; /* control characters, bare LF among them */
+            }
+            high |= c & 0x80;
+            value_end = i + 1;
+        }
+        if (n - i < 2 || p[i + 1] != '\n') {
+            return DECLINE;
+        }
+        Py_ssize_t line_len = i - start;
+        count++;
+        size += line_len + 2;
+        if (line_len > limits->header_line || count > limits->headers ||
+            size > limits->head_size) {
+            return DECLINE;
+        }
+        i += 2;
+
+        const unsigned char *name_bytes = p + start, *value = p + value_start;
+        Py_ssize_t value_len = value_end - value_start;
+        switch (field_kind(name_bytes, name_len)) {
+        case F_CONTENT_LENGTH: /* one, 1-18 ASCII digits (RFC 9112 §6.3), else Python */
+            if (facts->has_length || value_len < 1 || value_len > 18) {
+                return DECLINE;
+            }
+            facts->has_length = 1;
+            facts->content_length = 0;
+            for (Py_ssize_t k = 0; k < value_len; k++) {
+                if (value[k] < '0' || value[k] > '9') {
+                    return DECLINE;
+                }
+                facts->content_length = facts->content_length * 10 + (value[k] - '0');
+            }
+            if (facts->content_length > limits->body_size) {
+                return DECLINE; /* 413 */
+            }
+            break;
+        case F_TRANSFER_ENCODING:
+            return DECLINE; /* refused (RFC 9112 §6.1) */
+        case F_HOST:
+            facts->hosts++;
+            break;
+        case F_CONNECTION:
+            if (high) {
+                return DECLINE; /* rare; Python's strip() and lower() decide */
+            }
+            facts->close |= has_connection_token(value, value_len, "close", 5);
+            facts->keep_alive |= has_connection_token(value, value_len, "keep-alive", 10);
+            break;
+        case F_UPGRADE:
+            facts->upgrade = 1;
+            break;
+        default:
+            break;
+        }
+        PyObject *name = latin1_str(name_bytes, name_len, 0);
+        if (name == NULL) {
+            return -1;
+        }
+        PyObject *text = latin1_str(value, value_len, high);
+        if (text == NULL) {
+            Py_DECREF(name);
+            return -1;
+        }
+        int rc = add_field(pairs, by_name, name, text, name_bytes, name_len);
+        Py_DECREF(name);
+        Py_DECREF(text);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+}
+
+static PyObject *
+parse_head(const unsigned char *p, Py_ssize_t n, const HeadLimits *limits,
+           PyTypeObject *pairs_type)
+{
+    if (limits->request_line < 0 || limits->header_line < 0 || limits->headers < 0 ||
+        limits->head_size < 0 || limits->body_size < 0) {
+        Py_RETURN_NONE;
+    }
+    /* No head is longer than max_head_size plus its final CRLF: look no further. */
+    if (n - 2 > limits->head_size) {
+        n = limits->head_size + 2;
+    }
+    /* request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3): method a
+     * token, the target visible ASCII. A leading empty line (§2.2) is declined. */
+    Py_ssize_t i = 0;
+    while (i < n && tchar[p[i]]) {
+        i++;
+    }
+    Py_ssize_t method_len = i;
+    if (method_len == 0 || i >= n || p[i] != ' ') {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t target_start = ++i;
+    while (i < n && p[i] >= 0x21 && p[i] <= 0x7e) {
+        i++;
+    }
+    Py_ssize_t target_len = i - target_start;
+    /* " HTTP/1.0\r\n" or " HTTP/1.1\r\n"; other versions go to Python (505) */
+    if (target_len == 0 || n - i < 11 || memcmp(p + i, " HTTP/1.", 8) != 0 ||
+        (p[i + 8] != '0' && p[i + 8] != '1') || p[i + 9] != '\r' || p[i + 10] != '\n') {
+        Py_RETURN_NONE;
+    }
+    int http11 = p[i + 8] == '1';
+    Py_ssize_t line_len = i + 9;
+    if (line_len > limits->request_line || line_len + 2 > limits->head_size) {
+        Py_RETURN_NONE;
+    }
+
+    PyObject *pairs = pairs_type->tp_new(pairs_type, empty_tuple, NULL);
+    if (pairs == NULL) {
+        return NULL;
+    }
+    if (!PyList_Check(pairs)) {
+        Py_DECREF(pairs);
+        PyErr_SetString(PyExc_TypeError, "pairs_type() must make a list");
+        return NULL;
+    }
+    PyObject *by_name = PyDict_New();
+    if (by_name == NULL) {
+        Py_DECREF(pairs);
+        return NULL;
+    }
+    HeadFacts facts = {0};
+    int rc = parse_fields(p, n, line_len + 2, line_len + 2, limits, pairs, by_name, &facts);
+    if (rc == 0) {
+        /* RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0 */
+        if (facts.hosts > 1 || (http11 && facts.hosts != 1)) {
+            rc = DECLINE;
+        }
+        else {
+            rc = PyObject_SetAttr(pairs, str_by_name, by_name);
+        }
+    }
+    Py_DECREF(by_name);
+    if (rc != 0) {
+        Py_DECREF(pairs);
+        if (rc < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+
+    PyObject *method = (method_len == 3 && memcmp(p, "GET", 3) == 0)
+                           ? Py_NewRef(str_GET)
+                           : latin1_str(p, method_len, 0);
+    PyObject *target = latin1_str(p + target_start, target_len, 0);
+    PyObject *path = NULL, *query = NULL;
+    const unsigned char *t = p + target_start;
+    if (method != NULL && target != NULL) {
+        const unsigned char *mark = memchr(t, '?', (size_t)target_len);
+        Py_ssize_t path_len = mark ? (Py_ssize_t)(mark - t) : target_len;
+        if (t[0] == '/' && memchr(t, '%', (size_t)path_len) == NULL) {
+            /* origin-form "/path?query" (RFC 9112 §3.2.1) with nothing to percent-decode */
+            path = latin1_str(t, path_len, 0);
+            query = mark ? latin1_str(mark + 1, target_len - path_len - 1, 0)
+                         : latin1_str(t, 0, 0);
+        }
+        else {
+            /* absolute-form, "*", or a path with "%": Python's _split_target */
+            path = Py_NewRef(Py_None);
+            query = Py_NewRef(Py_None);
+        }
+    }
+    int keep_alive = http11 ? !facts.close : facts.keep_alive;
+    PyObject *length = NULL, *end = NULL, *result = NULL;
+    if (path != NULL && query != NULL) {
+        length = PyLong_FromLongLong(facts.has_length ? facts.content_length : 0);
+        end = length ? PyLong_FromSsize_t(facts.end) : NULL;
+        result = end ? PyTuple_New(10) : NULL;
+    }
+    if (result != NULL) {
+        /* PyTuple_SET_ITEM steals: the references made above move into the tuple. */
+        PyTuple_SET_ITEM(result, 0, end);
+        PyTuple_SET_ITEM(result, 1, method);
+        PyTuple_SET_ITEM(result, 2, target);
+        PyTuple_SET_ITEM(result, 3, path);
+        PyTuple_SET_ITEM(result, 4, query);
+        PyTuple_SET_ITEM(result, 5, Py_NewRef(http11 ? str_v11 : str_v10));
+        PyTuple_SET_ITEM(result, 6, pairs);
+        PyTuple_SET_ITEM(result, 7, length);
+        PyTuple_SET_ITEM(result, 8, Py_NewRef(keep_alive ? Py_True : Py_False));
+        PyTuple_SET_ITEM(result, 9, Py_NewRef(facts.upgrade ? Py_True : Py_False));
+        return result;
+    }
+    Py_XDECREF(end);
+    Py_XDECREF(length);
+    Py_XDECREF(method);
+    Py_XDECREF(target);
+    Py_XDECREF(path);
+    Py_XDECREF(query);
+    Py_DECREF(pairs);
+    return NULL;
+}
+
+static PyObject *
+parse_request_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "parse_request_head(buffer, limits, pairs_type)");
+        return NULL;
+    }
+    PyObject *pairs_type = args[2];
+    if (!PyType_Check(pairs_type) ||
+        !PyType_IsSubtype((PyTypeObject *)pairs_type, &PyList_Type)) {
+        PyErr_SetString(PyExc_TypeError, "pairs_type must be a subclass of list");
+        return NULL;
+    }
+    long long request_line, header_line, headers, head_size, body_size;
+    if (read_limit(args[1], str_max_request_line, PY_SSIZE_T_MAX, &request_line) < 0 ||
+        read_limit(args[1], str_max_header_line, PY_SSIZE_T_MAX, &header_line) < 0 ||
+        read_limit(args[1], str_max_headers, PY_SSIZE_T_MAX, &headers) < 0 ||
+        read_limit(args[1], str_max_head_size, PY_SSIZE_T_MAX, &head_size) < 0 ||
+        read_limit(args[1], str_max_body_size, LLONG_MAX, &body_size) < 0) {
+        return NULL;
+    }
+    HeadLimits limits = {(Py_ssize_t)request_line, (Py_ssize_t)header_line,
+                         (Py_ssize_t)headers, (Py_ssize_t)head_size, body_size};
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    /* The buffer stays exported (a bytearray cannot be resized) until the objects are made. */
+    PyObject *result = parse_head(view.buf, view.len, &limits, (PyTypeObject *)pairs_type);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static int
+init_head_parser(void)
+{
+    const char *specials = "!#$%&'*+-.^_`|~";
+    for (int c = 0; c < 256; c++) {
+        tchar[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    }
+    for (const char *s = specials; *s; s++) {
+        tchar[(unsigned char)*s] = 1;
+    }
+    empty_tuple = PyTuple_New(0);
+    str_GET = PyUnicode_InternFromString("GET");
+    str_v10 = PyUnicode_InternFromString("1.0");
+    str_v11 = PyUnicode_InternFromString("1.1");
+    str_by_name = PyUnicode_InternFromString("by_name");
+    str_max_request_line = PyUnicode_InternFromString("max_request_line");
+    str_max_header_line = PyUnicode_InternFromString("max_header_line");
+    str_max_headers = PyUnicode_InternFromString("max_headers");
+    str_max_head_size = PyUnicode_InternFromString("max_head_size");
+    str_max_body_size = PyUnicode_InternFromString("max_body_size");
+    if (empty_tuple == NULL || str_GET == NULL || str_v10 == NULL || str_v11 == NULL ||
+        str_by_name == NULL || str_max_request_line == NULL || str_max_header_line == NULL ||
+        str_max_headers == NULL || str_max_head_size == NULL || str_max_body_size == NULL) {
+        return -1;
+    }
+    return 0;
 }
 
 static PyMethodDef methods[] = {
@@ -559,18 +1082,22 @@ static PyMethodDef methods[] = {
     {"unmask_into", (PyCFunction)(void (*)(void))unmask_into, METH_FASTCALL,
      "unmask_into(buf, at, src, mask, offset): unmask src into buf at `at`."},
     {"message_bytes", message_bytes, METH_O, "message_bytes(buf) -> bytes: the message."},
+    {"parse_request_head", (PyCFunction)(void (*)(void))parse_request_head, METH_FASTCALL,
+     "parse_request_head(buffer, limits, pairs_type) -> tuple | None: a whole request head "
+     "the server's Python path would accept, parsed; None: let the Python path decide."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "websock.protocol._speedups",
     "Optional C versions of websock.protocol's hot loops (see _accel.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&MessageBufferType) < 0) {
+    if (PyType_Ready(&MessageBufferType) < 0 || init_head_parser() < 0) {
         return NULL;
     }
     return PyModule_Create(&module);
