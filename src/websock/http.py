@@ -8,6 +8,15 @@ from dataclasses import dataclass, field
 __all__ = ["Headers", "Request", "Response"]
 
 
+class _IndexedPairs(list[tuple[str, str]]):
+    """Header pairs with ``Headers``' lower-cased index built alongside, by the built-in
+    server's head parser (``server/_http11.py``, its C accelerator included), which looks at
+    every name anyway: ``Headers`` then takes both as they are. Never mutated once built."""
+
+    __slots__ = ("by_name",)
+    by_name: dict[str, list[str]]
+
+
 class Headers(Mapping[str, str]):
     """Case-insensitive, multi-valued, order-preserving HTTP headers.
 
@@ -18,9 +27,18 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_index", "raw")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
-        items = pairs.items() if isinstance(pairs, Mapping) else pairs
-        self.raw: list[tuple[str, str]] = [(str(k), str(v)) for k, v in items]
-        self._index: dict[str, list[str]] = {}
+        # Exact type checks first: the isinstance of an ABC costs more than the rest of a
+        # handshake's header handling.
+        if type(pairs) is _IndexedPairs:
+            self.raw: list[tuple[str, str]] = list(pairs)
+            # Shared, never mutated: neither Headers nor the parser changes it later.
+            self._index: dict[str, list[str]] = pairs.by_name
+            return
+        items = (
+            pairs if isinstance(pairs, list) or not isinstance(pairs, Mapping) else pairs.items()
+        )
+        self.raw = [(str(k), str(v)) for k, v in items]
+        self._index = {}
         for name, value in self.raw:
             self._index.setdefault(name.lower(), []).append(value)
 

@@ -715,10 +715,72 @@ lower_name(PyObject *name, const unsigned char *s, Py_ssize_t n)
     return lower;
 }
 
-/* Append (name, value) to `pairs` and value to by_name[name.lower()]. Steals nothing. */
+/* Field names most requests carry, kept as str objects (as sent, and lower-cased) so that
+ * a handshake does not make them again: a name sent exactly so, or all lower case, is one of
+ * these; any other spelling is made from its bytes. */
+static const char *const known_names[] = {
+    "Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+    "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol", "Origin", "User-Agent", "Accept",
+    "Accept-Encoding", "Accept-Language", "Cache-Control", "Pragma", "Cookie", "Authorization",
+    "Content-Length", "Content-Type", "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-IP",
+};
+#define N_KNOWN_NAMES ((int)(sizeof(known_names) / sizeof(known_names[0])))
+static PyObject *known_str[N_KNOWN_NAMES], *known_lower[N_KNOWN_NAMES];
+static Py_ssize_t known_len[N_KNOWN_NAMES];
+
 static int
-add_field(PyObject *pairs, PyObject *by_name, PyObject *name, PyObject *value,
-          const unsigned char *s, Py_ssize_t n)
+init_known_names(void)
+{
+    for (int k = 0; k < N_KNOWN_NAMES; k++) {
+        known_len[k] = (Py_ssize_t)strlen(known_names[k]);
+        known_str[k] = PyUnicode_InternFromString(known_names[k]);
+        if (known_str[k] == NULL) {
+            return -1;
+        }
+        known_lower[k] = lower_name(known_str[k], (const unsigned char *)known_names[k],
+                                    known_len[k]);
+        if (known_lower[k] == NULL) {
+            return -1;
+        }
+        PyUnicode_InternInPlace(&known_lower[k]);
+    }
+    return 0;
+}
+
+/* New references to the str of the name s[:n] (an ASCII token) and to its lower case. */
+static int
+field_name(const unsigned char *s, Py_ssize_t n, PyObject **name, PyObject **key)
+{
+    for (int k = 0; k < N_KNOWN_NAMES; k++) {
+        if (known_len[k] != n) {
+            continue;
+        }
+        if (memcmp(s, known_names[k], (size_t)n) == 0) {
+            *name = Py_NewRef(known_str[k]);
+            *key = Py_NewRef(known_lower[k]);
+            return 0;
+        }
+        if (memcmp(s, PyUnicode_1BYTE_DATA(known_lower[k]), (size_t)n) == 0) {
+            *name = Py_NewRef(known_lower[k]);
+            *key = Py_NewRef(known_lower[k]);
+            return 0;
+        }
+    }
+    *name = latin1_str(s, n, 0);
+    if (*name == NULL) {
+        return -1;
+    }
+    *key = lower_name(*name, s, n);
+    if (*key == NULL) {
+        Py_CLEAR(*name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Append (name, value) to `pairs` and value to by_name[key]. Steals nothing. */
+static int
+add_field(PyObject *pairs, PyObject *by_name, PyObject *name, PyObject *key, PyObject *value)
 {
     PyObject *pair = PyTuple_Pack(2, name, value);
     if (pair == NULL) {
@@ -729,29 +791,20 @@ add_field(PyObject *pairs, PyObject *by_name, PyObject *name, PyObject *value,
     if (rc < 0) {
         return -1;
     }
-    PyObject *key = lower_name(name, s, n);
-    if (key == NULL) {
-        return -1;
-    }
     PyObject *values = PyDict_GetItemWithError(by_name, key); /* borrowed */
     if (values != NULL) {
-        rc = PyList_Append(values, value);
+        return PyList_Append(values, value);
     }
-    else if (PyErr_Occurred()) {
-        rc = -1;
+    if (PyErr_Occurred()) {
+        return -1;
     }
-    else {
-        values = PyList_New(1);
-        if (values == NULL) {
-            rc = -1;
-        }
-        else {
-            PyList_SET_ITEM(values, 0, Py_NewRef(value));
-            rc = PyDict_SetItem(by_name, key, values);
-            Py_DECREF(values);
-        }
+    values = PyList_New(1);
+    if (values == NULL) {
+        return -1;
     }
-    Py_DECREF(key);
+    PyList_SET_ITEM(values, 0, Py_NewRef(value));
+    rc = PyDict_SetItem(by_name, key, values);
+    Py_DECREF(values);
     return rc;
 }
 
@@ -862,18 +915,15 @@ parse_fields(const unsigned char *p, Py_ssize_t n, Py_ssize_t i, Py_ssize_t size
         default:
             break;
         }
-        PyObject *name = latin1_str(name_bytes, name_len, 0);
-        if (name == NULL) {
+        PyObject *name, *key;
+        if (field_name(name_bytes, name_len, &name, &key) < 0) {
             return -1;
         }
         PyObject *text = latin1_str(value, value_len, high);
-        if (text == NULL) {
-            Py_DECREF(name);
-            return -1;
-        }
-        int rc = add_field(pairs, by_name, name, text, name_bytes, name_len);
+        int rc = text == NULL ? -1 : add_field(pairs, by_name, name, key, text);
         Py_DECREF(name);
-        Py_DECREF(text);
+        Py_DECREF(key);
+        Py_XDECREF(text);
         if (rc < 0) {
             return -1;
         }
@@ -963,7 +1013,7 @@ parse_head(const unsigned char *p, Py_ssize_t n, const HeadLimits *limits,
         Py_ssize_t path_len = mark ? (Py_ssize_t)(mark - t) : target_len;
         if (t[0] == '/' && memchr(t, '%', (size_t)path_len) == NULL) {
             /* origin-form "/path?query" (RFC 9112 §3.2.1) with nothing to percent-decode */
-            path = latin1_str(t, path_len, 0);
+            path = mark ? latin1_str(t, path_len, 0) : Py_NewRef(target);
             query = mark ? latin1_str(mark + 1, target_len - path_len - 1, 0)
                          : latin1_str(t, 0, 0);
         }
@@ -1063,7 +1113,7 @@ init_head_parser(void)
         str_max_headers == NULL || str_max_head_size == NULL || str_max_body_size == NULL) {
         return -1;
     }
-    return 0;
+    return init_known_names();
 }
 
 static PyMethodDef methods[] = {

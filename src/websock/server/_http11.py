@@ -16,15 +16,25 @@ guessed at, because guessing is how request smuggling works (RFC 9112 §11.2):
 dribbling bytes costs linear time) and enforces the size limits; a backend turns a complete
 head into fields: httptools (llhttp, what uvicorn uses) when installed, else the strict
 parser below. Both feed the same semantic checks, and both are fuzzed.
+
+The common case, a whole head in the buffer, is first offered to the C accelerator
+(``_speedups.parse_request_head``) when it is built and WEBSOCK_NO_EXTENSIONS=1 is not set:
+it accepts exactly the heads this module's strict path accepts, in one call, and declines
+everything else, which then goes the Python way described above and gets its error named
+here. This module stays the reference; tests/server/test_head_parser.py holds the two to
+the same results.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final, Literal
 from urllib.parse import unquote
 
+from ..http import _IndexedPairs
 from ._limits import HttpLimits
 
 __all__ = [
@@ -33,7 +43,9 @@ __all__ = [
     "RawHead",
     "RequestReader",
     "check_head",
+    "head_implementations",
     "parse_head_python",
+    "use_head_implementation",
 ]
 
 #: Leading empty lines tolerated before a request line (RFC 9112 §2.2: a server SHOULD
@@ -132,6 +144,46 @@ def _check_version(major: int, minor: int) -> str:
     raise HttpError(505, f"HTTP/{major}.{minor} is not supported; use HTTP/1.1")
 
 
+# --- the C accelerator for the common case ---------------------------------------------------
+
+#: (head length, method, target, path, query, version, headers, content length, keep-alive,
+#: wants upgrade); path and query are None when _split_target must work them out.
+_Accepted = tuple[int, str, str, str | None, str | None, str, _IndexedPairs, int, bool, bool]
+_WholeHeadParser = Callable[[bytearray, HttpLimits, type[_IndexedPairs]], _Accepted | None]
+HeadImplementation = Literal["c", "python"]
+
+
+def _load_c() -> _WholeHeadParser | None:
+    if os.environ.get("WEBSOCK_NO_EXTENSIONS") == "1":
+        return None
+    try:
+        from ..protocol import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    found: _WholeHeadParser | None = getattr(_speedups, "parse_request_head", None)
+    return found  # None from a build older than the function: the Python path serves
+
+
+_C_WHOLE_HEAD: Final = _load_c()
+_whole_head_c: _WholeHeadParser | None = _C_WHOLE_HEAD
+
+
+def head_implementations() -> tuple[HeadImplementation, ...]:
+    """What can read heads here: ``("c", "python")`` or ``("python",)``."""
+    return ("c", "python") if _C_WHOLE_HEAD is not None else ("python",)
+
+
+def use_head_implementation(name: HeadImplementation) -> HeadImplementation:
+    """Offer whole heads to the C accelerator first (``"c"``) or not; returns the previous
+    choice. For tests and measurements; ``"c"`` is the default where it is built."""
+    global _whole_head_c
+    if name not in head_implementations():
+        raise ValueError(f"head implementation {name!r} is not available: {head_implementations()}")
+    previous: HeadImplementation = "python" if _whole_head_c is None else "c"
+    _whole_head_c = _C_WHOLE_HEAD if name == "c" else None
+    return previous
+
+
 # --- incremental framing with limits --------------------------------------------------------
 
 
@@ -148,7 +200,8 @@ class RequestReader:
         self.limits = limits
         self._parse = parse
         self.buffer = bytearray()
-        self._reset()
+        # _reset(), inline: a reader is made per connection.
+        self._scan = self._start = self._lines = self._size = 0
 
     def _reset(self) -> None:
         self._scan = 0  # where the search for the next LF resumes
@@ -163,10 +216,21 @@ class RequestReader:
         """Return the next complete head (removed from the buffer), None if incomplete."""
         buf = self.buffer
         limits = self.limits
-        if self._scan == 0 and not buf.startswith((b"\r", b"\n")):
-            head = self._whole_head()
-            if head is not None:
-                return check_head(self._parse(head), limits)
+        if self._scan == 0:
+            if _whole_head_c is not None:
+                # The whole head, accepted by C exactly as the code below would accept it,
+                # or None: then the code below decides (and names the error).
+                accepted = _whole_head_c(buf, limits, _IndexedPairs)
+                if accepted is not None:
+                    end, method, target, path, query, version, pairs, length, alive, up = accepted
+                    del buf[:end]
+                    if path is None or query is None:
+                        path, query = _split_target(method, target)
+                    return ParsedHead(method, path, query, version, pairs, length, alive, up)
+            if not buf.startswith((b"\r", b"\n")):
+                head = self._whole_head()
+                if head is not None:
+                    return check_head(self._parse(head), limits)
         while True:
             lf = buf.find(b"\n", self._scan)
             if lf < 0:
@@ -256,8 +320,16 @@ def check_head(raw: RawHead, limits: HttpLimits) -> ParsedHead:
     hosts = 0
     connection: list[str] = []
     upgrade = False
-    for name, value in raw.headers:
+    # Headers' lower-cased index, built here where every name is lower-cased anyway.
+    pairs = _IndexedPairs(raw.headers)
+    by_name: dict[str, list[str]] = {}
+    for name, value in pairs:
         lower = name.lower()
+        values = by_name.get(lower)
+        if values is None:
+            by_name[lower] = [value]
+        else:
+            values.append(value)
         if lower == "content-length":
             # RFC 9112 §6.3: differing lengths are unrecoverable; repeated equal ones are
             # legal but only ever sent by attackers or broken proxies, so refuse both.
@@ -285,12 +357,13 @@ def check_head(raw: RawHead, limits: HttpLimits) -> ParsedHead:
             raise HttpError(413, f"request body larger than {limits.max_body_size} bytes")
     keep_alive = "close" not in connection if raw.version == "1.1" else "keep-alive" in connection
     path, query = _split_target(raw.method, raw.target)
+    pairs.by_name = by_name
     return ParsedHead(
         method=raw.method,
         path=path,
         query_string=query,
         version=raw.version,
-        headers=raw.headers,
+        headers=pairs,
         content_length=length,
         keep_alive=keep_alive,
         wants_upgrade=upgrade,
