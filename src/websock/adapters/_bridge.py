@@ -13,11 +13,15 @@ send a message and receive the next one. The runtime's ``Session`` wants the opp
   whose send awaits its socket buffer gives natural backpressure: while the queued bytes
   are above ``write_high_water`` the session is told ``pause_writing()``, and
   ``resume_writing()`` once they fall to ``write_low_water``.
-- inbound: one reader task awaits the host's receive and feeds each event to the session,
-  unless the session paused reading (flow control, or an async callback in progress).
+- inbound: one reader task awaits the host's receive, then steps further receive calls
+  inline for as long as each completes without suspending (the messages the host already
+  parsed from its last read), and feeds them to the session as one batch: one feed, one
+  flush, and the sends of the whole batch, per wakeup. It waits while the session paused
+  reading (flow control, or an async callback in progress).
 
-The adapter modules supply a ``HostIO`` (four small coroutines) and nothing else: all
-behaviour lives in the runtime, so every host behaves the same.
+The adapter modules supply a ``HostIO`` (the host's receive and send, a translation of
+what receive returns, a close and an abort) and nothing else: all behaviour lives in the
+runtime, so every host behaves the same.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 from ..exceptions import ProtocolError
 from ..options import Options
@@ -63,13 +68,25 @@ class HostShutdown:
 Inbound: TypeAlias = Event | Lost | HostShutdown
 
 
+#: The most messages one feed takes: the sends of a batch go out before more is read.
+_BATCH: Final = 256
+
+
 class HostIO(Protocol):
-    """The host's side of one accepted connection, as four coroutines."""
+    """The host's side of one accepted connection."""
 
-    async def receive(self) -> Inbound:
-        """The next inbound event; ``Lost`` once nothing more can arrive."""
+    def receive(self) -> Awaitable[Any]:
+        """The host's own receive call, returning the host's next message in its own shape.
 
-    async def send(self, frame: OutFrame) -> None:
+        Return the host's awaitable itself, not a coroutine wrapping it: when it is a
+        coroutine the bridge steps it inline, and one that completes without suspending
+        costs no task switch (and no extra frame)."""
+
+    def event(self, message: Any) -> Inbound:
+        """What a message that ``receive`` produced means: an event for the session,
+        ``Lost`` once nothing more can arrive, or ``HostShutdown``."""
+
+    def send(self, frame: OutFrame) -> Coroutine[Any, Any, None]:
         """Send one message or control frame; may await the socket buffer (backpressure)."""
 
     async def send_close(self, code: int | None, reason: str) -> None:
@@ -139,6 +156,9 @@ class Bridge:
         self._peer_gone = False
         self._injected: list[Event] = []
         self._reader_task: asyncio.Task[None] | None = None
+        # A receive the reader stepped while draining and that suspended: the reader
+        # awaits it next, before calling receive again.
+        self._held: _Held | Awaitable[Any] | None = None
         self.dropped_control_frames = 0
 
     # -- Transport (called by the session, on the loop thread, never blocking) ---------------
@@ -300,66 +320,109 @@ class Bridge:
                 self._sent(item)
 
     async def _reader(self) -> None:
+        try:
+            await self._read_loop()
+        finally:
+            held, self._held = self._held, None
+            if type(held) is _Held:
+                held.discard()
+
+    async def _read_loop(self) -> None:
         session = self._session
         assert session is not None
         limit = self._options.max_message_size
         check_size = self._check_size
         reading = self._reading
-        receive = self._io.receive
-        send = self._io.send
+        io = self._io
+        receive = io.receive
+        to_event = io.event
+        send = io.send
         queue = self._queue
         feed = session.feed
         failed = False
+        # Whether the host's receive is a coroutine the reader may step inline. Another
+        # awaitable (granian's) is only created when it will be awaited right away.
+        steppable = False
         while True:
             if self._read_paused:
                 await reading.wait()
             try:
-                event = await receive()
+                held = self._held
+                if held is None:
+                    pending = receive()
+                    steppable = type(pending) is CoroutineType
+                    message = await pending
+                else:
+                    self._held = None
+                    message = await held
+                event = to_event(message)
             except Exception as exc:
                 event = Lost(exc)
             kind = type(event)
             if (kind is Text or kind is Binary) and not failed:
-                # The hot path: a message for the handler.
-                if check_size and len(event.data) > limit:  # type: ignore[union-attr]
-                    event = ProtocolError(1009, f"message exceeds max_message_size ({limit} bytes)")
-                    failed = True
+                # The hot path: messages for the handler. Take the ones the host already
+                # holds (parsed from the same read) by stepping its receive inline, and
+                # feed them together: one feed, one flush, one round of sends.
+                events: list[Any] = [event]
+                after: Inbound | None = None
+                while steppable and len(events) < _BATCH:
+                    pending = receive()
+                    if type(pending) is not CoroutineType:  # for mypy: steppable says so
+                        self._held = pending
+                        break
+                    try:
+                        yielded = pending.send(None)
+                    except StopIteration as done:
+                        try:
+                            event = to_event(done.value)
+                        except Exception as exc:
+                            after = Lost(exc)
+                            break
+                        kind = type(event)
+                        if kind is Text or kind is Binary:
+                            events.append(event)
+                            continue
+                        after = event  # a close, a loss, a control frame: after the batch
+                        break
+                    except Exception as exc:
+                        after = Lost(exc)
+                        break
+                    else:
+                        # Nothing more buffered: the host waits for its next read. The
+                        # reader finishes this receive on its next turn.
+                        self._held = _Held(pending, yielded)
+                        break
+                if check_size:
+                    for index, message in enumerate(events):
+                        if len(message.data) > limit:
+                            # RFC 6455 §7.4.1: 1009; §7.1.7: nothing after it is processed.
+                            events[index:] = [
+                                ProtocolError(
+                                    1009, f"message exceeds max_message_size ({limit} bytes)"
+                                )
+                            ]
+                            failed = True
+                            break
                 self._in_feed = True
                 try:
-                    feed([event])  # type: ignore[list-item]
+                    feed(events)
                 finally:
                     self._in_feed = False
-                if not self._flush_due:
-                    continue
-                # Send what this feed queued, awaiting the host's send right here (inline
-                # in the reader, no call per message; it suspends only under backpressure,
-                # when reading should wait anyway). The writer waits meanwhile.
-                self._flush_due = False
-                if not self._writer_idle or self._pending is not None:
-                    self._kick()  # the writer has frames in flight: it keeps the order
-                    continue
-                self._reader_sending = True
-                try:
-                    while queue:
-                        item = queue[0]
-                        out = type(item)
-                        if out is _Close:
-                            self._kick()
-                            break
-                        try:
-                            await send(item)  # type: ignore[arg-type]
-                        except Exception as exc:  # the host's socket went away under us
-                            self._host_lost(exc)
-                            break
-                        queue.popleft()
-                        self._buffered -= len(item) if out is str or out is bytes else _size(item)  # type: ignore[arg-type]
-                finally:
-                    self._reader_sending = False
+                if self._flush_due:
+                    # Send what this feed queued, awaiting the host's send right here
+                    # (inline in the reader, no call per message; it suspends only under
+                    # backpressure, when reading should wait anyway). The writer waits.
                     self._flush_due = False
-                    if not self._writer_idle:
-                        self._wake.set()  # the writer waited for these sends to finish
-                if self._writing_paused:
-                    self._check_low_water()
-                continue
+                    if not self._writer_idle or self._pending is not None:
+                        self._kick()  # the writer has frames in flight: it keeps the order
+                    else:
+                        await self._send_queued(send, queue)
+                if after is None:
+                    continue
+                event = after
+                kind = type(event)
+            if kind is Text or kind is Binary:
+                continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
             if isinstance(event, Lost):
                 self._host_lost(event.exc)
                 return
@@ -378,6 +441,33 @@ class Bridge:
                 return
             failed = isinstance(event, ProtocolError)
             session.feed([event])
+
+    async def _send_queued(
+        self, send: Callable[[OutFrame], Coroutine[Any, Any, None]], queue: deque[OutFrame | _Close]
+    ) -> None:
+        """The reader's own sends, in order, up to a close (the writer's)."""
+        self._reader_sending = True
+        try:
+            while queue:
+                item = queue[0]
+                out = type(item)
+                if out is _Close:
+                    self._kick()
+                    break
+                try:
+                    await send(item)  # type: ignore[arg-type]
+                except Exception as exc:  # the host's socket went away under us
+                    self._host_lost(exc)
+                    break
+                queue.popleft()
+                self._buffered -= len(item) if out is str or out is bytes else _size(item)  # type: ignore[arg-type]
+        finally:
+            self._reader_sending = False
+            self._flush_due = False
+            if not self._writer_idle:
+                self._wake.set()  # the writer waited for these sends to finish
+        if self._writing_paused:
+            self._check_low_water()
 
     async def _stop_reader(self) -> None:
         reader = self._reader_task
@@ -462,6 +552,43 @@ async def _finish(coro: Coroutine[Any, Any, None], yielded: Any) -> None:
             return
         except asyncio.CancelledError as exc:  # the host cancelled its own future
             raise ConnectionError("the host cancelled a send") from exc
+
+
+class _Held:
+    """A host receive coroutine that the reader stepped and that suspended on ``yielded``:
+    awaiting this resumes it exactly where it stopped (what ``await`` of the coroutine
+    would have done had it been awaited from the start)."""
+
+    __slots__ = ("_coro", "_yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self._coro = coro
+        self._yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, yielded = self._coro, self._yielded
+        while True:
+            try:
+                value = yield yielded
+            except BaseException as exc:  # cancellation: the host's receive cleans up
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    yielded = coro.send(value)
+                except StopIteration as done:
+                    return done.value
+
+    def discard(self) -> None:
+        """The reader ended without awaiting it: cancel it the way a task would (the host
+        drops its waiter), instead of leaving it to the garbage collector."""
+        coro = self._coro
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            coro.throw(asyncio.CancelledError())
+        with contextlib.suppress(Exception):
+            coro.close()
 
 
 class SessionRegistry:

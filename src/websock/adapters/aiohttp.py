@@ -90,10 +90,16 @@ class _AiohttpIO:
         self._failed = False
         self._text, self._binary = WSMsgType.TEXT, WSMsgType.BINARY  # the hot path
 
-    async def receive(self) -> Inbound:
+    def receive(self) -> Coroutine[Any, Any, Any]:
         if self._failed:  # aiohttp already sent its close after a protocol error
+            return _after_failure()
+        # aiohttp's own coroutine: the bridge steps it inline, so the messages its reader
+        # already parsed cost no task switch each.
+        return self._ws.receive()
+
+    def event(self, msg: Any) -> Inbound:
+        if msg is None:  # _after_failure()
             return CloseReceived(self._ws.close_code)
-        msg = await self._ws.receive()
         kind = msg.type
         if kind is self._text:
             return Text(msg.data)
@@ -162,6 +168,11 @@ class _AiohttpIO:
         # a no-op once our close went out (aiohttp marks the response closed).
         if not self._ws.closed and not self._dropped:
             await self._ws.close(code=1011)
+
+
+async def _after_failure() -> None:
+    """What ``receive`` returns once aiohttp failed the connection (``event`` reads it)."""
+    return None
 
 
 def _make_ws(options: Options, subprotocol: str | None) -> web.WebSocketResponse:

@@ -21,7 +21,8 @@ Importing this module imports no server library: ASGI is only a calling conventi
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from types import CoroutineType
 from typing import Any, TypeAlias
 
 from ..exceptions import UpgradeError
@@ -118,12 +119,11 @@ class _AsgiIO:
     """``HostIO`` over the ASGI websocket events of one accepted connection."""
 
     def __init__(self, receive: Receive, send: Send) -> None:
-        self._receive = receive
+        self.receive = receive  # the server's own: the bridge steps it inline
         self._send = send
         self._map_close = _autobahn_close_codes(send)
 
-    async def receive(self) -> Inbound:
-        message = await self._receive()
+    def event(self, message: Message) -> Inbound:
         kind = message["type"]
         if kind == "websocket.receive":
             text = message.get("text")
@@ -137,13 +137,20 @@ class _AsgiIO:
             return CloseReceived(None if code == 1005 else int(code), message.get("reason") or "")
         return Lost(RuntimeError(f"unexpected ASGI message {kind!r}"))
 
-    async def send(self, frame: OutFrame) -> None:
-        if isinstance(frame, Ping | Pong):  # never reached: supports_control_frames=False
-            return
-        if isinstance(frame, str):
-            await self._send({"type": "websocket.send", "text": frame})
+    def send(self, frame: OutFrame) -> Coroutine[Any, Any, None]:
+        # The server's own coroutine, not one wrapping it: a frame less per message.
+        kind = type(frame)
+        if kind is str:
+            sent = self._send({"type": "websocket.send", "text": frame})
+        elif kind is bytes:
+            sent = self._send({"type": "websocket.send", "bytes": frame})
+        elif isinstance(frame, Ping | Pong):  # never reached: supports_control_frames=False
+            return _nothing()
         else:
-            await self._send({"type": "websocket.send", "bytes": bytes(frame)})
+            sent = self._send({"type": "websocket.send", "bytes": bytes(frame)})  # type: ignore[arg-type]
+        if type(sent) is CoroutineType:
+            return sent
+        return _awaiting(sent)  # a server whose send is another awaitable (granian)
 
     async def send_close(self, code: int | None, reason: str) -> None:
         code = 1000 if code is None else code
@@ -156,6 +163,14 @@ class _AsgiIO:
 
     async def abort(self) -> None:
         """Returning from the ASGI app ends the connection; nothing to do here."""
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _awaiting(sent: Awaitable[None]) -> None:
+    await sent
 
 
 async def _accept(send: Send, subprotocol: str | None, headers: Any) -> None:

@@ -76,6 +76,9 @@ class _WebsocketsIO:
     def attach(self, bridge: Bridge) -> None:
         self._bridge = bridge
 
+    def event(self, message: Inbound) -> Inbound:
+        return message  # receive() already translated it
+
     async def receive(self) -> Inbound:
         from websockets.exceptions import ConnectionClosed
 
