@@ -1,19 +1,46 @@
 """The server's HTTP/1.1 request parsing: limits, strictness, smuggling defences, fuzzing.
 
-Every case runs against both head backends (httptools/llhttp and the pure-Python parser).
+Every case runs against both head backends (httptools/llhttp and the pure-Python parser),
+and both with whole heads offered to the C head parser first and without it (the C one is
+held to the Python path in test_head_parser.py; here both must pass the same cases).
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from websock.server._http11 import HeadParser, HttpError, ParsedHead, RequestReader
+from websock.server._http11 import (
+    HeadImplementation,
+    HeadParser,
+    HttpError,
+    ParsedHead,
+    RequestReader,
+    head_implementations,
+    use_head_implementation,
+)
 from websock.server._limits import HttpLimits
 from websock.server._state import choose_head_parser
 
 BACKENDS = ["python", "httptools"]
+IMPLEMENTATIONS = ["python"] if os.environ.get("WEBSOCK_NO_EXTENSIONS") == "1" else ["c", "python"]
+
+
+# Module scope: hypothesis refuses function-scoped fixtures, and switching once is enough.
+@pytest.fixture(autouse=True, scope="module", params=IMPLEMENTATIONS)
+def head_implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    name: HeadImplementation = request.param
+    if name not in head_implementations():
+        pytest.skip("the C accelerator is not built (`pip install -e .` builds it with gcc)")
+    previous = use_head_implementation(name)
+    try:
+        yield name
+    finally:
+        use_head_implementation(previous)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -564,9 +564,9 @@ message_bytes(PyObject *self, PyObject *arg)
  * `buffer` starts with a whole request head that the Python path (line scan, the strict
  * parser, check_head) would accept, the head's fields; otherwise None, and the Python path
  * runs and names the error (it is the reference: this function only accepts or declines,
- * and declining is always safe). It declines what is unusual even where Python would
- * accept it: leading empty lines, HTTP versions other than 1.0/1.1 (505), Content-Length
- * that is not 1-18 ASCII digits, obs-text in Connection. Everything is bounds-checked
+ * and declining is always safe). It declines every head Python rejects (its request-target
+ * check included), and two kinds Python accepts, rare enough to leave to it: leading empty
+ * lines (RFC 9112 §2.2) and non-ASCII in a Connection value. Everything is bounds-checked
  * against the buffer; nothing past max_head_size + 2 bytes is read.
  *
  * Result: (head_length, method, target, path, query, version, headers, content_length,
@@ -930,6 +930,26 @@ parse_fields(const unsigned char *p, Py_ssize_t n, Py_ssize_t i, Py_ssize_t size
     }
 }
 
+/* The request-target forms _split_target takes (RFC 9112 §3.2): origin-form, absolute-form
+ * with the schemes it knows, "*" for OPTIONS. Anything else is Python's 400. */
+static int
+has_prefix(const unsigned char *t, Py_ssize_t n, const char *prefix)
+{
+    Py_ssize_t m = (Py_ssize_t)strlen(prefix);
+    return n >= m && memcmp(t, prefix, (size_t)m) == 0;
+}
+
+static int
+target_form_ok(const unsigned char *method, Py_ssize_t method_len, const unsigned char *t,
+               Py_ssize_t n)
+{
+    if (t[0] == '/' || has_prefix(t, n, "http://") || has_prefix(t, n, "https://") ||
+        has_prefix(t, n, "ws://") || has_prefix(t, n, "wss://")) {
+        return 1;
+    }
+    return n == 1 && t[0] == '*' && method_len == 7 && memcmp(method, "OPTIONS", 7) == 0;
+}
+
 static PyObject *
 parse_head(const unsigned char *p, Py_ssize_t n, const HeadLimits *limits,
            PyTypeObject *pairs_type)
@@ -964,7 +984,8 @@ parse_head(const unsigned char *p, Py_ssize_t n, const HeadLimits *limits,
     }
     int http11 = p[i + 8] == '1';
     Py_ssize_t line_len = i + 9;
-    if (line_len > limits->request_line || line_len + 2 > limits->head_size) {
+    if (line_len > limits->request_line || line_len + 2 > limits->head_size ||
+        !target_form_ok(p, method_len, p + target_start, target_len)) {
         Py_RETURN_NONE;
     }
 
@@ -1018,7 +1039,8 @@ parse_head(const unsigned char *p, Py_ssize_t n, const HeadLimits *limits,
                          : latin1_str(t, 0, 0);
         }
         else {
-            /* absolute-form, "*", or a path with "%": Python's _split_target */
+            /* absolute-form, "*", or a path with "%": Python's _split_target (which cannot
+             * fail on these) */
             path = Py_NewRef(Py_None);
             query = Py_NewRef(Py_None);
         }

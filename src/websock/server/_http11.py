@@ -38,6 +38,7 @@ from ..http import _IndexedPairs
 from ._limits import HttpLimits
 
 __all__ = [
+    "HeadImplementation",
     "HttpError",
     "ParsedHead",
     "RawHead",
