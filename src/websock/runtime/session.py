@@ -305,7 +305,11 @@ class Session:
                     break
         finally:
             current.reset(token)
-        self._finish_entry()
+        # _finish_entry(), inlined: this is the per-read path.
+        if not self._transport_closed:
+            self._transport.flush()
+            if self._write_paused and self._open:
+                self._check_write_bound()
 
     def _defer(self, events: Sequence[Event]) -> None:
         if self._backlog is None:
@@ -736,10 +740,13 @@ class Session:
             return
         self._transport.flush()
         if self._write_paused and self._open:
-            size = self._transport.write_buffer_size()
-            limit = self._options.max_write_buffer
-            if size > limit:
-                self._end(close_policy.write_buffer_full(size, limit))  # flushes, closes
+            self._check_write_bound()
+
+    def _check_write_bound(self) -> None:
+        size = self._transport.write_buffer_size()
+        limit = self._options.max_write_buffer
+        if size > limit:
+            self._end(close_policy.write_buffer_full(size, limit))  # flushes, closes
 
     # ==== timers ========================================================================
 
