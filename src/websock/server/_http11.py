@@ -18,11 +18,12 @@ head into fields: httptools (llhttp, what uvicorn uses) when installed, else the
 parser below. Both feed the same semantic checks, and both are fuzzed.
 
 The common case, a whole head in the buffer, is first offered to the C accelerator
-(``_speedups.parse_request_head``) when it is built and WEBSOCK_NO_EXTENSIONS=1 is not set:
-it accepts exactly the heads this module's strict path accepts, in one call, and declines
-everything else, which then goes the Python way described above and gets its error named
-here. This module stays the reference; tests/server/test_head_parser.py holds the two to
-the same results.
+(``_speedups.parse_request_head``) when it is built and WEBSOCK_NO_EXTENSIONS=1 is not set,
+whichever backend is configured: in one call it accepts a head only if the strict parser
+and the checks here would, with the same result, and declines everything else (every error
+included, and two rare kinds of valid head), which then goes the Python way described above
+and gets its error named here. This module stays the reference;
+tests/server/test_head_parser.py holds the two to the same results.
 """
 
 from __future__ import annotations
@@ -219,8 +220,9 @@ class RequestReader:
         limits = self.limits
         if self._scan == 0:
             if _whole_head_c is not None:
-                # The whole head, accepted by C exactly as the code below would accept it,
-                # or None: then the code below decides (and names the error).
+                # The whole head, accepted by C only where the code below would accept it,
+                # with the same fields; or None: then the code below decides (and names
+                # the error).
                 accepted = _whole_head_c(buf, limits, _IndexedPairs)
                 if accepted is not None:
                     end, method, target, path, query, version, pairs, length, alive, up = accepted
