@@ -492,14 +492,14 @@ def limits_for(draw: st.DrawFn, data: bytes) -> HttpLimits:
     )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(data=st.data())
 def test_valid_heads_agree(data: st.DataObject) -> None:
     head = data.draw(valid_heads())
     check(head, data.draw(limits_for(head)))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(data=st.data())
 def test_mutated_heads_agree(data: st.DataObject) -> None:
     head = data.draw(mutated_heads())
