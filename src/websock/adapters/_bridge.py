@@ -89,6 +89,11 @@ class HostIO(Protocol):
     def send(self, frame: OutFrame) -> Coroutine[Any, Any, None]:
         """Send one message or control frame; may await the socket buffer (backpressure)."""
 
+    # Optional, looked up with getattr: ``write_many(messages)`` writes these data messages
+    # (str: text, bytes: binary) now, in one write to the socket, and returns None, or an
+    # awaitable to await before sending more when the host's buffer is above its limit.
+    # Hosts without it (or that set it to None) get one ``send`` per frame.
+
     async def send_close(self, code: int | None, reason: str) -> None:
         """Start the close handshake with this code (the host completes it)."""
 
@@ -102,7 +107,22 @@ class _Close:
     reason: str
 
 
-def _size(frame: OutFrame) -> int:
+class _Drain:
+    """Queue head while the writer awaits a ``write_many`` drain (no bytes of its own)."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return 0
+
+
+_DRAIN: Final = _Drain()
+
+#: What ``HostIO.write_many`` returns: None, or an awaitable for the host's buffer to drain.
+WriteMany: TypeAlias = Callable[[list[Any]], Awaitable[None] | None]
+
+
+def _size(frame: OutFrame | _Drain) -> int:
     if isinstance(frame, Ping | Pong):
         return len(frame.data)
     # len(str) counts code points, not UTF-8 bytes: cheap, and exact for ASCII. The water
@@ -134,7 +154,9 @@ class Bridge:
         # the bridge enforces max_message_size on them (RFC 6455 §7.4.1: 1009).
         self._check_size = check_message_size
         self._session: Session | None = None
-        self._queue: deque[OutFrame | _Close] = deque()
+        self._queue: deque[OutFrame | _Close | _Drain] = deque()
+        # The host's one-write path for a run of data messages, if it has one.
+        self._write_many: WriteMany | None = getattr(io, "write_many", None)
         self._buffered = 0
         self._writing_paused = False
         self._close_queued = False
@@ -213,9 +235,35 @@ class Bridge:
         the first that suspends (the writer task resumes it) or at a close (the writer's)."""
         queue = self._queue
         send = self._io.send
+        write_many = self._write_many
         while queue:
             item = queue[0]
-            if type(item) is _Close:
+            kind = type(item)
+            if kind is _Close:
+                break
+            if write_many is not None and (kind is str or kind is bytes):
+                try:
+                    drain = self._write_run(write_many, queue)
+                except Exception as exc:  # the host's socket went away under us
+                    self._peer_gone = True
+                    self._writer_idle = False
+                    asyncio.get_running_loop().call_soon(self._host_lost, exc)
+                    return
+                if drain is None:
+                    continue
+                coro = _awaiting(drain)
+                try:
+                    yielded = coro.send(None)
+                except StopIteration:
+                    continue
+                except Exception as exc:
+                    self._peer_gone = True
+                    self._writer_idle = False
+                    asyncio.get_running_loop().call_soon(self._host_lost, exc)
+                    return
+                # The writer finishes the drain, then pops this marker and goes on.
+                queue.appendleft(_DRAIN)
+                self._pending = (coro, yielded)
                 break
             coro = send(item)  # type: ignore[arg-type]
             try:
@@ -236,7 +284,29 @@ class Bridge:
             self._buffered -= len(item) if kind is str or kind is bytes else _size(item)  # type: ignore[arg-type]
         self._check_low_water()
 
-    def _sent(self, item: OutFrame) -> None:
+    def _write_run(
+        self, write_many: WriteMany, queue: deque[OutFrame | _Close | _Drain]
+    ) -> Awaitable[None] | None:
+        """Hand the run of str/bytes messages at the head of the queue to the host's
+        ``write_many`` (one socket write) and drop them from the queue."""
+        run: list[Any] = []
+        size = 0
+        for item in queue:
+            kind = type(item)
+            if kind is not str and kind is not bytes:
+                break
+            run.append(item)
+            size += len(item)  # type: ignore[arg-type]
+        drain = write_many(run)
+        if len(run) == len(queue):
+            queue.clear()
+        else:
+            for _ in run:
+                queue.popleft()
+        self._buffered -= size
+        return drain
+
+    def _sent(self, item: OutFrame | _Drain) -> None:
         self._buffered -= _size(item)
         self._check_low_water()
 
@@ -278,6 +348,7 @@ class Bridge:
 
     async def _writer(self) -> None:
         queue = self._queue
+        write_many = self._write_many
         while True:
             if self._reader_sending:
                 # The reader task is sending: wait for it, or frames would go twice.
@@ -292,18 +363,25 @@ class Bridge:
                 await self._wake.wait()
                 continue
             item = queue[0]
+            kind = type(item)
             try:
                 if self._pending is not None:
                     coro, yielded = self._pending
                     self._pending = None
                     await _finish(coro, yielded)
+                elif write_many is not None and (kind is str or kind is bytes):
+                    drain = self._write_run(write_many, queue)  # pops the run itself
+                    if drain is not None:
+                        await drain
+                    self._check_low_water()
+                    continue
                 elif isinstance(item, _Close):
                     # After our close only the peer's answer could arrive, and the host
                     # handles it; a pending receive even blocks granian's close send.
                     await self._stop_reader()
                     await self._io.send_close(item.code, item.reason)
                 else:
-                    await self._io.send(item)
+                    await self._io.send(item)  # type: ignore[arg-type]
             except Exception as exc:  # the host's socket went away under us
                 self._host_lost(exc)
                 return
@@ -320,14 +398,6 @@ class Bridge:
                 self._sent(item)
 
     async def _reader(self) -> None:
-        try:
-            await self._read_loop()
-        finally:
-            held, self._held = self._held, None
-            if type(held) is _Held:
-                held.discard()
-
-    async def _read_loop(self) -> None:
         session = self._session
         assert session is not None
         limit = self._options.max_message_size
@@ -336,124 +406,184 @@ class Bridge:
         io = self._io
         receive = io.receive
         to_event = io.event
-        send = io.send
+        ready: Callable[[], bool] | None = getattr(io, "ready", None)
+        write_many = self._write_many
         queue = self._queue
         feed = session.feed
         failed = False
-        # Whether the host's receive is a coroutine the reader may step inline. Another
-        # awaitable (granian's) is only created when it will be awaited right away.
+        # Whether the reader may step the host's receive inline to drain it. With ``ready``
+        # it steps only while the host says a message is there; without, it steps until a
+        # receive suspends. Another awaitable than a coroutine (granian's) is never stepped,
+        # nor created before it is awaited.
         steppable = False
-        while True:
-            if self._read_paused:
-                await reading.wait()
-            try:
-                held = self._held
-                if held is None:
-                    pending = receive()
-                    steppable = type(pending) is CoroutineType
-                    message = await pending
-                else:
-                    self._held = None
-                    message = await held
-                event = to_event(message)
-            except Exception as exc:
-                event = Lost(exc)
-            kind = type(event)
-            if (kind is Text or kind is Binary) and not failed:
-                # The hot path: messages for the handler. Take the ones the host already
-                # holds (parsed from the same read) by stepping its receive inline, and
-                # feed them together: one feed, one flush, one round of sends.
-                events: list[Any] = [event]
-                after: Inbound | None = None
-                while steppable and len(events) < _BATCH:
-                    pending = receive()
-                    if type(pending) is not CoroutineType:  # for mypy: steppable says so
-                        self._held = pending
-                        break
-                    try:
-                        yielded = pending.send(None)
-                    except StopIteration as done:
+        # One function, not a wrapper around the loop: a frame less at every wakeup.
+        try:
+            while True:
+                if self._read_paused:
+                    await reading.wait()
+                try:
+                    held = self._held
+                    if held is None:
+                        pending = receive()
+                        steppable = type(pending) is CoroutineType
+                        message = await pending
+                    else:
+                        self._held = None
+                        message = await held
+                    event = to_event(message)
+                except Exception as exc:
+                    event = Lost(exc)
+                kind = type(event)
+                if (kind is Text or kind is Binary) and not failed:
+                    # The hot path: messages for the handler. Take the ones the host already
+                    # holds (parsed from the same read) by stepping its receive inline, and
+                    # feed them together: one feed, one flush, one round of sends.
+                    events: list[Any] = [event]
+                    after: Inbound | None = None
+                    while steppable and len(events) < _BATCH:
+                        if ready is not None and not ready():
+                            break
+                        pending = receive()
+                        if type(pending) is not CoroutineType:  # for mypy: steppable says so
+                            self._held = pending
+                            break
                         try:
-                            event = to_event(done.value)
+                            yielded = pending.send(None)
+                        except StopIteration as done:
+                            try:
+                                event = to_event(done.value)
+                            except Exception as exc:
+                                after = Lost(exc)
+                                break
+                            kind = type(event)
+                            if kind is Text or kind is Binary:
+                                events.append(event)
+                                continue
+                            # A close, a loss, a control frame: after the batch's own sends.
+                            # (A host whose receive acts on its own, like aiohttp's closing on
+                            # a protocol error, says ``ready`` only for plain messages, so the
+                            # echoes before the error still precede its close.)
+                            after = event
+                            break
                         except Exception as exc:
                             after = Lost(exc)
                             break
-                        kind = type(event)
-                        if kind is Text or kind is Binary:
-                            events.append(event)
-                            continue
-                        after = event  # a close, a loss, a control frame: after the batch
-                        break
-                    except Exception as exc:
-                        after = Lost(exc)
-                        break
-                    else:
-                        # Nothing more buffered: the host waits for its next read. The
-                        # reader finishes this receive on its next turn.
-                        self._held = _Held(pending, yielded)
-                        break
-                if check_size:
-                    for index, message in enumerate(events):
-                        if len(message.data) > limit:
-                            # RFC 6455 §7.4.1: 1009; §7.1.7: nothing after it is processed.
-                            events[index:] = [
-                                ProtocolError(
-                                    1009, f"message exceeds max_message_size ({limit} bytes)"
-                                )
-                            ]
-                            failed = True
+                        else:
+                            # Nothing more buffered: the host waits for its next read. The
+                            # reader finishes this receive on its next turn.
+                            self._held = _Held(pending, yielded)
                             break
-                self._in_feed = True
-                try:
-                    feed(events)
-                finally:
-                    self._in_feed = False
-                if self._flush_due:
-                    # Send what this feed queued, awaiting the host's send right here
-                    # (inline in the reader, no call per message; it suspends only under
-                    # backpressure, when reading should wait anyway). The writer waits.
-                    self._flush_due = False
-                    if not self._writer_idle or self._pending is not None:
-                        self._kick()  # the writer has frames in flight: it keeps the order
-                    else:
-                        await self._send_queued(send, queue)
-                if after is None:
-                    continue
-                event = after
-                kind = type(event)
-            if kind is Text or kind is Binary:
-                continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
-            if isinstance(event, Lost):
-                self._host_lost(event.exc)
-                return
-            if isinstance(event, HostShutdown):
-                session.shutdown(event.code)
-                return
-            if failed and not isinstance(event, CloseReceived):
-                continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
-            if isinstance(event, CloseReceived):
-                # The host answers the peer's close itself (or reports our own close done):
-                # nothing more may be sent. Otherwise the session's answer goes out through
-                # send_close, and the host ends TCP after it (RFC 6455 §7.1.1).
-                if self._answers_close:
-                    self._peer_gone = True
+                    if check_size:
+                        for index, message in enumerate(events):
+                            if len(message.data) > limit:
+                                # RFC 6455 §7.4.1: 1009; §7.1.7: nothing after it is processed.
+                                events[index:] = [
+                                    ProtocolError(
+                                        1009, f"message exceeds max_message_size ({limit} bytes)"
+                                    )
+                                ]
+                                failed = True
+                                break
+                    self._in_feed = True
+                    try:
+                        feed(events)
+                    finally:
+                        self._in_feed = False
+                    if self._flush_due:
+                        # Send what this feed queued, right here in the reader (no call per
+                        # message): one write_many when the host has it, else the host's send
+                        # awaited per frame (it suspends only under backpressure, when reading
+                        # should wait anyway). The writer waits meanwhile.
+                        self._flush_due = False
+                        if not self._writer_idle or self._pending is not None:
+                            self._kick()  # the writer has frames in flight: it keeps the order
+                        else:
+                            drain = None
+                            if write_many is not None:
+                                # The run of messages at the head of the queue, in one write.
+                                run: list[Any] = []
+                                size = 0
+                                for item in queue:
+                                    out = type(item)
+                                    if out is not str and out is not bytes:
+                                        break
+                                    run.append(item)
+                                    size += len(item)  # type: ignore[arg-type]
+                                if run:
+                                    try:
+                                        drain = write_many(run)
+                                    except Exception as exc:  # the socket went away under us
+                                        self._host_lost(exc)
+                                    else:
+                                        if len(run) == len(queue):
+                                            queue.clear()
+                                        else:
+                                            for _ in run:
+                                                queue.popleft()
+                                        self._buffered -= size
+                                        if self._writing_paused:
+                                            self._check_low_water()
+                            if drain is not None or queue:
+                                await self._send_queued(drain)
+                    if after is None:
+                        continue
+                    event = after
+                    kind = type(event)
+                if kind is Text or kind is Binary:
+                    continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
+                if isinstance(event, Lost):
+                    self._host_lost(event.exc)
+                    return
+                if isinstance(event, HostShutdown):
+                    session.shutdown(event.code)
+                    return
+                if failed and not isinstance(event, CloseReceived):
+                    continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
+                if isinstance(event, CloseReceived):
+                    # The host answers the peer's close itself (or reports our own close done):
+                    # nothing more may be sent. Otherwise the session's answer goes out through
+                    # send_close, and the host ends TCP after it (RFC 6455 §7.1.1).
+                    if self._answers_close:
+                        self._peer_gone = True
+                    session.feed([event])
+                    return
+                failed = isinstance(event, ProtocolError)
                 session.feed([event])
-                return
-            failed = isinstance(event, ProtocolError)
-            session.feed([event])
+        finally:
+            held, self._held = self._held, None
+            if type(held) is _Held:
+                held.discard()
 
-    async def _send_queued(
-        self, send: Callable[[OutFrame], Coroutine[Any, Any, None]], queue: deque[OutFrame | _Close]
-    ) -> None:
-        """The reader's own sends, in order, up to a close (the writer's)."""
+    async def _send_queued(self, drain: Awaitable[None] | None) -> None:
+        """The reader's own sends that may suspend, in order, up to a close (the writer's):
+        first the host's drain after a ``write_many``, then the rest of the queue."""
+        queue = self._queue
+        send = self._io.send
+        write_many = self._write_many
         self._reader_sending = True
         try:
+            if drain is not None:
+                try:
+                    await drain
+                except Exception as exc:  # the host's socket went away under us
+                    self._host_lost(exc)
+                    return
             while queue:
                 item = queue[0]
                 out = type(item)
                 if out is _Close:
                     self._kick()
                     break
+                if write_many is not None and (out is str or out is bytes):
+                    # A run of messages in one write to the socket.
+                    try:
+                        drain = self._write_run(write_many, queue)
+                        if drain is not None:
+                            await drain
+                    except Exception as exc:  # the host's socket went away under us
+                        self._host_lost(exc)
+                        break
+                    continue
                 try:
                     await send(item)  # type: ignore[arg-type]
                 except Exception as exc:  # the host's socket went away under us
@@ -530,6 +660,10 @@ class Bridge:
             with contextlib.suppress(Exception):
                 await self._io.abort()
             session.connection_lost(None)  # a no-op once the session has ended
+
+
+async def _awaiting(awaitable: Awaitable[None]) -> None:
+    await awaitable
 
 
 async def _finish(coro: Coroutine[Any, Any, None], yielded: Any) -> None:

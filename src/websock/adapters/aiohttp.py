@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from ..exceptions import ProtocolError, UpgradeError
 from ..http import Headers, Request, Response
 from ..options import Options
 from ..protocol.events import CloseReceived
+from ..protocol.frames import FIN, Opcode, encode_header
 from ..results import Binary, Ping, Pong, Text
 from ..runtime.transport import OutFrame
 from ._bridge import Inbound, Lost, SessionRegistry, run_session
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from aiohttp.abc import AbstractStreamWriter
 
 __all__ = ["make_handler", "request_from_aiohttp", "serve_app", "upgrade"]
 
@@ -79,7 +82,11 @@ class _AiohttpIO:
     """``HostIO`` over one prepared ``WebSocketResponse``."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, request: web.BaseRequest, stopping: _Stopping | None
+        self,
+        ws: web.WebSocketResponse,
+        request: web.BaseRequest,
+        stopping: _Stopping | None,
+        writer: AbstractStreamWriter | None = None,
     ) -> None:
         from aiohttp import WSMsgType
 
@@ -89,6 +96,31 @@ class _AiohttpIO:
         self._dropped = False
         self._failed = False
         self._text, self._binary = WSMsgType.TEXT, WSMsgType.BINARY  # the hot path
+        self._transport = request.transport
+        self._drain = writer.drain if writer is not None else None
+        # Uncompressed messages are a header and the payload (RFC 6455 §5.2): the bridge
+        # may hand a run of them to write_many, one socket write for all. With
+        # permessage-deflate (RFC 7692) aiohttp's compressor must see every message.
+        self.write_many: Callable[[list[Any]], Awaitable[None] | None] | None = (
+            self._write_many if not ws.compress and writer is not None else None
+        )
+        # aiohttp's receive() acts on its own when it meets an error (it sends its close
+        # frame before returning ERROR), so the bridge may only drain it ahead of our sends
+        # while the next message is a plain one. aiohttp's reader queue tells; an aiohttp
+        # without that queue gets no draining (one receive per turn, as awaited).
+        buffer = getattr(getattr(ws, "_reader", None), "_buffer", None)
+        self._buffer: deque[Any] = buffer if isinstance(buffer, deque) else deque()
+        self.ready: Callable[[], bool] = self._ready if isinstance(buffer, deque) else _never
+
+    def _ready(self) -> bool:
+        buffer = self._buffer
+        if not buffer:
+            return False
+        try:
+            kind = buffer[0][0].type  # (message, size) pairs
+        except (AttributeError, IndexError, TypeError):
+            return False
+        return kind is self._text or kind is self._binary
 
     def receive(self) -> Coroutine[Any, Any, Any]:
         if self._failed:  # aiohttp already sent its close after a protocol error
@@ -143,6 +175,38 @@ class _AiohttpIO:
             return ws.pong(frame.data)
         return ws.send_bytes(bytes(frame))  # type: ignore[arg-type]
 
+    def _write_many(self, messages: list[Any]) -> Awaitable[None] | None:
+        transport = self._transport
+        if self._ws.closed or transport is None or transport.is_closing():
+            # What aiohttp's own send raises: nothing after the close frame (RFC 6455 §5.5.1).
+            raise ConnectionResetError("Cannot write to closing transport")
+        write = transport.write
+        parts: list[bytes] = []
+        for message in messages:
+            if type(message) is str:
+                payload = message.encode()
+                n = len(payload)
+                header = _TEXT_HEADERS[n] if n < 126 else encode_header(Opcode.TEXT, n)
+            else:
+                payload = message
+                n = len(payload)
+                header = _BINARY_HEADERS[n] if n < 126 else encode_header(Opcode.BINARY, n)
+            if n < _JOIN_LIMIT:
+                parts.append(header)
+                parts.append(payload)
+            else:  # a large payload goes out as is, not copied into one buffer
+                parts.append(header)
+                write(b"".join(parts))
+                parts.clear()
+                write(payload)
+        if parts:
+            write(parts[0] + parts[1] if len(parts) == 2 else b"".join(parts))
+        # The socket took less than all of it: aiohttp's drain waits while the transport is
+        # above its high water (and returns at once below it), as aiohttp's send does.
+        if transport.get_write_buffer_size() and self._drain is not None:
+            return self._drain()
+        return None
+
     async def send_close(self, code: int | None, reason: str) -> None:
         code = 1000 if code is None else code
         if self._stopping is not None and self._stopping.value:
@@ -168,6 +232,19 @@ class _AiohttpIO:
         # a no-op once our close went out (aiohttp marks the response closed).
         if not self._ws.closed and not self._dropped:
             await self._ws.close(code=1011)
+
+
+# Server frames are unmasked, final and (here) uncompressed: FIN | opcode, then the length.
+_TEXT_HEADERS: Final = tuple(bytes((FIN | Opcode.TEXT, n)) for n in range(126))
+_BINARY_HEADERS: Final = tuple(bytes((FIN | Opcode.BINARY, n)) for n in range(126))
+
+
+#: Payloads from this size on are written separately instead of joined with the others.
+_JOIN_LIMIT: Final = 16 * 1024
+
+
+def _never() -> bool:
+    return False
 
 
 async def _after_failure() -> None:
@@ -202,9 +279,9 @@ async def _run(
 ) -> web.WebSocketResponse:
     options: Options = value.options
     ws = _make_ws(options, value.subprotocol)
-    await ws.prepare(http_request)
+    writer = await ws.prepare(http_request)
     await run_session(
-        _AiohttpIO(ws, http_request, stopping),
+        _AiohttpIO(ws, http_request, stopping, writer),
         value.handler,
         value.arg,
         options,
