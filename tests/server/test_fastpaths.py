@@ -211,3 +211,45 @@ def test_module_handlers_are_inspected_as_modules() -> None:
     module.handle_info = init  # type: ignore[attr-defined]
     callbacks = inspect_handler(module)
     assert callbacks.init is init and callbacks.name == "handler_module"
+
+
+# --- reads: plain for small input, into the server's buffer for large payloads ---------------
+
+
+async def test_large_payloads_switch_to_buffered_reads_and_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connection reads with data_received until a large frame's payload is arriving,
+    then into the server's buffer (uvloop), then plain again; messages are echoed intact
+    either way, in order."""
+    from websock.server._connection import HttpConnection, PlainReads
+
+    switches: list[bool] = []
+    original = HttpConnection._read_large
+
+    def record(self: HttpConnection, large: bool) -> None:
+        if (type(self) is PlainReads) == large:  # a real switch, not a no-op
+            switches.append(large)
+        original(self, large)
+
+    monkeypatch.setattr(HttpConnection, "_read_large", record)
+    big = bytes(range(256)) * 4096  # 1 MiB
+
+    async def app(request: websock.Request) -> websock.Upgrade:
+        return websock.upgrade(request, Echo(), None)
+
+    async with (
+        asyncio.timeout(TIMEOUT),
+        websock.serve(app, port=0) as server,
+        websockets.connect(server.url, max_size=None) as ws,
+    ):
+        for payload in (b"small", big, "text", big[::-1], b"after"):
+            await ws.send(payload)
+            assert await ws.recv() == payload
+        (connection,) = server._state.connections  # type: ignore[union-attr]
+        assert type(connection) is PlainReads
+    if type(asyncio.get_running_loop()).__module__.startswith("uvloop"):
+        # Each large message: into the buffer while it arrives, plain once it is done.
+        assert switches == [True, False, True, False]
+    else:
+        assert switches == []  # asyncio's loops always use get_buffer for this class

@@ -43,6 +43,9 @@ _PONG: Final = 0xA
 _BAD_UTF8: Final = "text message is not valid UTF-8 (RFC 6455 §8.1)"
 #: A binary frame at least this big that is a whole message gets its final buffer up front.
 _BIG: Final = 64 * 1024
+#: A frame payload at least this long still to come is read into the host's buffer rather
+#: than handed over as bytes objects (see ``large_payload_pending``; server/_connection.py).
+LARGE_PAYLOAD: Final = 64 * 1024
 # The 2-byte headers of unmasked, unfragmented, uncompressed text/binary frames with a
 # payload under 126 bytes (RFC 6455 §5.2), by payload length: what a server sends most.
 _TEXT_HEADERS: Final = tuple(bytes((0x80 | _TEXT, n)) for n in range(126))
@@ -226,6 +229,10 @@ class ServerConnection:
             # they arrive, so this copy stays small.
             buf += view[pos:]
         return events
+
+    def large_payload_pending(self) -> bool:
+        """A frame's payload is arriving with at least ``LARGE_PAYLOAD`` bytes to go."""
+        return self._in_frame and self._remaining >= LARGE_PAYLOAD
 
     def _fail(self, exc: ProtocolError) -> None:
         self.error = exc

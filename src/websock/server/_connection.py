@@ -137,6 +137,24 @@ class HttpConnection(asyncio.BufferedProtocol):
             return
         self._arm(self._state.limits.handshake_timeout)
 
+    # Two ways in: uvloop hands a read to data_received() as a bytes object (one Python
+    # call), or to get_buffer() + buffer_updated() in our buffer (two calls, no copy).
+    # Small reads, the common case, are cheaper the first way; the payload of a large
+    # frame the second (no bytes object of each read). A connection reads the first way
+    # (class PlainReads) and switches while a large frame arrives (_read_large).
+
+    def data_received(self, data: bytes) -> None:
+        conn = self._conn
+        if conn is not None and not self._lingering:
+            events = conn.receive_data(data)
+            if events:
+                assert self._session is not None
+                self._session.feed(events)
+            if conn.large_payload_pending():
+                self._read_large(True)
+        elif not self._lingering:
+            self._receive_http(memoryview(data))
+
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._state.read_view
 
@@ -147,8 +165,22 @@ class HttpConnection(asyncio.BufferedProtocol):
             if events:
                 assert self._session is not None
                 self._session.feed(events)
+            if not conn.large_payload_pending():
+                self._read_large(False)
         elif not self._lingering:
             self._receive_http(self._state.read_view[:nbytes])
+
+    def _read_large(self, large: bool) -> None:
+        """Switch how the event loop hands reads over (see data_received)."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        cls = HttpConnection if large else PlainReads
+        if type(self) is not cls:
+            self.__class__ = cls
+            # uvloop looks at the protocol's class again (asyncio's loops always use
+            # get_buffer here: the class is a BufferedProtocol either way).
+            transport.set_protocol(self)
 
     def eof_received(self) -> bool | None:
         return None  # close our side too; connection_lost follows
@@ -508,6 +540,14 @@ class HttpConnection(asyncio.BufferedProtocol):
             events = conn.receive_data(early)
             if events:
                 session.feed(events)
+
+
+class PlainReads(HttpConnection, asyncio.Protocol):
+    """An ``HttpConnection`` that uvloop reads with ``data_received`` (it treats an
+    ``asyncio.Protocol`` as a plain protocol even if it has ``get_buffer``). Same object
+    layout, so a connection switches by changing its class."""
+
+    __slots__ = ()
 
 
 def _peer(client: tuple[str, int] | None) -> str:

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..results import check_close
-from ._connection import HttpConnection
+from ._connection import PlainReads
 from ._limits import HttpLimits
 from ._state import App, ServerState, choose_head_parser
 from ._tls import server_context
@@ -143,7 +143,8 @@ class Server:
             kwargs["sock"] = self._sock
         else:
             kwargs.update(host=self._host, port=self._port, reuse_port=self._reuse_port or None)
-        self._server = await loop.create_server(lambda: HttpConnection(state), **kwargs)
+        # Connections start with plain reads (data_received): see HttpConnection.
+        self._server = await loop.create_server(lambda: PlainReads(state), **kwargs)
         name = self._server.sockets[0].getsockname()
         self._bound = (str(name[0]), int(name[1]))
         logger.info("websock serving %s on %s", state.app_name, self.url)
