@@ -25,7 +25,7 @@ import websock
 from tests.server.server_apps import Echo
 from websock.results import Ok, Result
 from websock.runtime.callbacks import inspect_handler
-from websock.server._http11 import HttpError, RequestReader
+from websock.server._http11 import HttpError, RequestReader, use_head_implementation
 from websock.server._limits import HttpLimits
 from websock.server._state import choose_head_parser
 from websock.server._timers import TimerWheel
@@ -74,10 +74,15 @@ def _outcome(
     kind = RequestReader if fast else LineScanOnly
     reader = kind(LIMITS, choose_head_parser(parser_name))
     reader.feed(data)
+    # The line scan alone: the C head parser (when built) must not take the head first.
+    previous = None if fast else use_head_implementation("python")
     try:
         head = reader.read_head()
     except HttpError as exc:
         return ("error", exc.status, exc.reason)
+    finally:
+        if previous is not None:
+            use_head_implementation(previous)
     fields = None if head is None else (head.method, head.path, head.headers, head.keep_alive)
     return ("head", fields, bytes(reader.buffer))
 
