@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from ..exceptions import UpgradeError
 from ..http import Headers, Request, Response
-from ..protocol.connection import ServerConnection
+from ..protocol.connection import LARGE_PAYLOAD, ServerConnection
 from ..protocol.deflate import PerMessageDeflate
 from ..protocol.handshake import build_101, build_error, build_response
 from ..runtime.adopt import resume
@@ -150,7 +150,8 @@ class HttpConnection(asyncio.BufferedProtocol):
             if events:
                 assert self._session is not None
                 self._session.feed(events)
-            if conn.large_payload_pending():
+            # conn.large_payload_pending(), inlined: this runs once per read.
+            if conn._in_frame and conn._remaining >= LARGE_PAYLOAD:
                 self._read_large(True)
         elif not self._lingering:
             self._receive_http(memoryview(data))
