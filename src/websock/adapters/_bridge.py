@@ -86,8 +86,9 @@ class HostIO(Protocol):
         """What a message that ``receive`` produced means: an event for the session,
         ``Lost`` once nothing more can arrive, or ``HostShutdown``."""
 
-    def send(self, frame: OutFrame) -> Coroutine[Any, Any, None]:
-        """Send one message or control frame; may await the socket buffer (backpressure)."""
+    def send(self, frame: OutFrame) -> Awaitable[None]:
+        """Send one message or control frame; may await the socket buffer (backpressure).
+        Return the host's own awaitable (a coroutine is stepped inline when possible)."""
 
     # Optional, looked up with getattr: ``write_many(messages)`` writes these data messages
     # (str: text, bytes: binary) now, in one write to the socket, and returns None, or an
@@ -160,6 +161,9 @@ class Bridge:
         self._buffered = 0
         self._writing_paused = False
         self._close_queued = False
+        # _close_queued or _peer_gone: nothing more is queued (one test per message).
+        self._shut = False
+        self._high_water = options.write_high_water
         self._wake = asyncio.Event()
         # True while the writer task waits for work with nothing in flight: only then may
         # flush() send inline without reordering frames.
@@ -186,32 +190,32 @@ class Bridge:
     # -- Transport (called by the session, on the loop thread, never blocking) ---------------
 
     def send_frames(self, frames: Sequence[OutFrame]) -> None:
-        if self._close_queued or self._peer_gone:
+        if self._shut:
             return
-        queue = self._queue
-        buffered = self._buffered
         for frame in frames:
             kind = type(frame)
             if kind is str or kind is bytes:  # the hot path: a message
-                buffered += len(frame)  # type: ignore[arg-type]
-            elif isinstance(frame, Ping | Pong):
-                if not self.supports_control_frames:
-                    self.dropped_control_frames += 1
-                    continue
-                buffered += len(frame.data)
+                self._buffered += len(frame)  # type: ignore[arg-type]
+                self._queue.append(frame)
             else:
-                buffered += _size(frame)
-            queue.append(frame)
-        self._buffered = buffered
-        if not self._writing_paused and self._buffered > self._options.write_high_water:
+                self._queue_other(frame)
+        if self._buffered > self._high_water and not self._writing_paused:
             self._writing_paused = True
             if self._session is not None:
                 self._session.pause_writing()
 
+    def _queue_other(self, frame: OutFrame) -> None:
+        if isinstance(frame, Ping | Pong) and not self.supports_control_frames:
+            self.dropped_control_frames += 1
+            return
+        self._buffered += _size(frame)
+        self._queue.append(frame)
+
     def send_close(self, code: int | None, reason: str) -> None:
-        if self._close_queued or self._peer_gone:
+        if self._shut:
             return
         self._close_queued = True
+        self._shut = True
         self._queue.append(_Close(code, reason))
 
     def flush(self) -> None:
@@ -246,6 +250,7 @@ class Bridge:
                     drain = self._write_run(write_many, queue)
                 except Exception as exc:  # the host's socket went away under us
                     self._peer_gone = True
+                    self._shut = True
                     self._writer_idle = False
                     asyncio.get_running_loop().call_soon(self._host_lost, exc)
                     return
@@ -258,6 +263,7 @@ class Bridge:
                     continue
                 except Exception as exc:
                     self._peer_gone = True
+                    self._shut = True
                     self._writer_idle = False
                     asyncio.get_running_loop().call_soon(self._host_lost, exc)
                     return
@@ -265,7 +271,8 @@ class Bridge:
                 queue.appendleft(_DRAIN)
                 self._pending = (coro, yielded)
                 break
-            coro = send(item)  # type: ignore[arg-type]
+            sending = send(item)  # type: ignore[arg-type]
+            coro = sending if type(sending) is CoroutineType else _awaiting(sending)
             try:
                 yielded = coro.send(None)
             except StopIteration:
@@ -273,6 +280,7 @@ class Bridge:
             except Exception as exc:  # the host's socket went away under us
                 # Not from inside the session's own call (flush): report it next turn.
                 self._peer_gone = True
+                self._shut = True
                 self._writer_idle = False  # no more inline attempts
                 asyncio.get_running_loop().call_soon(self._host_lost, exc)
                 return
@@ -545,6 +553,7 @@ class Bridge:
                     # send_close, and the host ends TCP after it (RFC 6455 §7.1.1).
                     if self._answers_close:
                         self._peer_gone = True
+                        self._shut = True
                     session.feed([event])
                     return
                 failed = isinstance(event, ProtocolError)
@@ -568,29 +577,27 @@ class Bridge:
                 except Exception as exc:  # the host's socket went away under us
                     self._host_lost(exc)
                     return
-            while queue:
-                item = queue[0]
-                out = type(item)
-                if out is _Close:
-                    self._kick()
-                    break
-                if write_many is not None and (out is str or out is bytes):
-                    # A run of messages in one write to the socket.
-                    try:
-                        drain = self._write_run(write_many, queue)
-                        if drain is not None:
-                            await drain
-                    except Exception as exc:  # the host's socket went away under us
-                        self._host_lost(exc)
+            try:
+                while queue:
+                    item = queue[0]
+                    out = type(item)
+                    if out is str or out is bytes:
+                        if write_many is not None:  # a run of messages in one write
+                            drain = self._write_run(write_many, queue)
+                            if drain is not None:
+                                await drain
+                            continue
+                        queue.popleft()
+                        self._buffered -= len(item)  # type: ignore[arg-type]
+                    elif out is _Close:
+                        self._kick()
                         break
-                    continue
-                try:
+                    else:
+                        queue.popleft()
+                        self._buffered -= _size(item)  # type: ignore[arg-type]
                     await send(item)  # type: ignore[arg-type]
-                except Exception as exc:  # the host's socket went away under us
-                    self._host_lost(exc)
-                    break
-                queue.popleft()
-                self._buffered -= len(item) if out is str or out is bytes else _size(item)  # type: ignore[arg-type]
+            except Exception as exc:  # the host's socket went away under us
+                self._host_lost(exc)
         finally:
             self._reader_sending = False
             self._flush_due = False
@@ -608,6 +615,7 @@ class Bridge:
 
     def _host_lost(self, exc: BaseException | None) -> None:
         self._peer_gone = True
+        self._shut = True
         self._queue.clear()
         self._buffered = 0
         if self._pending is not None:

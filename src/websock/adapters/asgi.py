@@ -21,8 +21,7 @@ Importing this module imports no server library: ASGI is only a calling conventi
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
-from types import CoroutineType
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeAlias
 
 from ..exceptions import UpgradeError
@@ -137,20 +136,16 @@ class _AsgiIO:
             return CloseReceived(None if code == 1005 else int(code), message.get("reason") or "")
         return Lost(RuntimeError(f"unexpected ASGI message {kind!r}"))
 
-    def send(self, frame: OutFrame) -> Coroutine[Any, Any, None]:
-        # The server's own coroutine, not one wrapping it: a frame less per message.
+    def send(self, frame: OutFrame) -> Awaitable[None]:
+        # The server's own awaitable, not a coroutine wrapping it: a frame less per message.
         kind = type(frame)
         if kind is str:
-            sent = self._send({"type": "websocket.send", "text": frame})
-        elif kind is bytes:
-            sent = self._send({"type": "websocket.send", "bytes": frame})
-        elif isinstance(frame, Ping | Pong):  # never reached: supports_control_frames=False
+            return self._send({"type": "websocket.send", "text": frame})
+        if kind is bytes:
+            return self._send({"type": "websocket.send", "bytes": frame})
+        if isinstance(frame, Ping | Pong):  # never reached: supports_control_frames=False
             return _nothing()
-        else:
-            sent = self._send({"type": "websocket.send", "bytes": bytes(frame)})  # type: ignore[arg-type]
-        if type(sent) is CoroutineType:
-            return sent
-        return _awaiting(sent)  # a server whose send is another awaitable (granian)
+        return self._send({"type": "websocket.send", "bytes": bytes(frame)})  # type: ignore[arg-type]
 
     async def send_close(self, code: int | None, reason: str) -> None:
         code = 1000 if code is None else code
@@ -167,10 +162,6 @@ class _AsgiIO:
 
 async def _nothing() -> None:
     return None
-
-
-async def _awaiting(sent: Awaitable[None]) -> None:
-    await sent
 
 
 async def _accept(send: Send, subprotocol: str | None, headers: Any) -> None:
