@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from aiohttp import web
     from aiohttp.abc import AbstractStreamWriter
 
-__all__ = ["make_handler", "request_from_aiohttp", "serve_app", "upgrade"]
+__all__ = ["close_on_shutdown", "make_handler", "request_from_aiohttp", "serve_app", "upgrade"]
 
 log = logging.getLogger("websock.adapters.aiohttp")
 
@@ -307,7 +307,48 @@ async def upgrade(
         value = websock_upgrade(request_from_aiohttp(request), handler, arg, **options)
     except UpgradeError as exc:
         return _to_aiohttp_response(_error_response(exc))
-    return await _run(request, value, None)
+    tracked = request.config_dict.get(_tracked_key())
+    if tracked is None:
+        return await _run(request, value, None)
+    registry, stopping = tracked
+    return await _run(request, value, registry, stopping)
+
+
+def close_on_shutdown(app: web.Application) -> web.Application:
+    """Make ``upgrade`` inside ``app``'s own handlers stop with the server: aiohttp's
+    ``on_shutdown`` gives every open websock connection ``terminate(Shutdown())`` and a
+    1001 close frame (RFC 6455 §7.4.1, going away), then the handlers return.
+
+    Call it before the app starts (aiohttp freezes its signals then); returns ``app``.
+    Without it aiohttp discards input once its shutdown began, waits its
+    ``shutdown_timeout`` for the handlers, cancels them and closes TCP: the session still
+    gets ``terminate(Shutdown())``, but no close frame can reach the client (1006).
+    ``serve_app`` does this by itself.
+    """
+    registry = SessionRegistry()
+    stopping = _Stopping()
+
+    async def on_shutdown(_: web.Application) -> None:
+        stopping.value = True
+        await registry.shutdown(1001)
+
+    app.on_shutdown.append(on_shutdown)
+    app[_tracked_key()] = (registry, stopping)
+    return app
+
+
+def _tracked_key() -> Any:
+    """The ``AppKey`` under which ``close_on_shutdown`` leaves its registry (aiohttp's
+    typed application state), made once aiohttp is imported."""
+    global _TRACKED
+    if _TRACKED is None:
+        from aiohttp import web
+
+        _TRACKED = web.AppKey("websock.sessions", tuple)
+    return _TRACKED
+
+
+_TRACKED: Any = None
 
 
 def make_handler(
