@@ -12,16 +12,20 @@ send a message and receive the next one. The runtime's ``Session`` wants the opp
   which finishes that coroutine and awaits the host's send for each item in order. A host
   whose send awaits its socket buffer gives natural backpressure: while the queued bytes
   are above ``write_high_water`` the session is told ``pause_writing()``, and
-  ``resume_writing()`` once they fall to ``write_low_water``.
+  ``resume_writing()`` once they fall to ``write_low_water``. A host that can frame a
+  run of messages into one socket write (``write_many``: aiohttp without compression)
+  gets each run in one call instead of one send per message.
 - inbound: one reader task awaits the host's receive, then steps further receive calls
   inline for as long as each completes without suspending (the messages the host already
-  parsed from its last read), and feeds them to the session as one batch: one feed, one
-  flush, and the sends of the whole batch, per wakeup. It waits while the session paused
-  reading (flow control, or an async callback in progress).
+  parsed from its last read; with ``ready``, only while the host says a plain message is
+  next), and feeds them to the session as one batch: one feed, one flush, and the sends
+  of the whole batch (in that same task, so they precede anything the host does on the
+  next frame), per wakeup. It waits while the session paused reading (flow control, or an
+  async callback in progress).
 
 The adapter modules supply a ``HostIO`` (the host's receive and send, a translation of
-what receive returns, a close and an abort) and nothing else: all behaviour lives in the
-runtime, so every host behaves the same.
+what receive returns, a close and an abort; optionally ``ready`` and ``write_many``) and
+nothing else: all behaviour lives in the runtime, so every host behaves the same.
 """
 
 from __future__ import annotations
@@ -90,10 +94,15 @@ class HostIO(Protocol):
         """Send one message or control frame; may await the socket buffer (backpressure).
         Return the host's own awaitable (a coroutine is stepped inline when possible)."""
 
-    # Optional, looked up with getattr: ``write_many(messages)`` writes these data messages
-    # (str: text, bytes: binary) now, in one write to the socket, and returns None, or an
-    # awaitable to await before sending more when the host's buffer is above its limit.
-    # Hosts without it (or that set it to None) get one ``send`` per frame.
+    # Optional, looked up with getattr:
+    # - ``write_many(messages)`` writes these data messages (str: text, bytes: binary) now,
+    #   in one write to the socket, and returns None, or an awaitable to await before
+    #   sending more when the host's buffer is above its limit. Hosts without it (or that
+    #   set it to None) get one ``send`` per frame.
+    # - ``ready()``: True when the next ``receive`` returns a plain message at once and
+    #   does nothing else. A host whose receive acts on its own (aiohttp sends its close
+    #   frame inside the receive that meets a protocol error) has it, so the reader does
+    #   not take that receive ahead of the sends of the messages before it.
 
     async def send_close(self, code: int | None, reason: str) -> None:
         """Start the close handshake with this code (the host completes it)."""
