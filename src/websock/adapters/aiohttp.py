@@ -26,7 +26,7 @@ from ..protocol.events import CloseReceived
 from ..protocol.frames import FIN, Opcode, encode_header
 from ..results import Binary, Ping, Pong, Text
 from ..runtime.transport import OutFrame
-from ._bridge import Inbound, Lost, SessionRegistry, run_session
+from ._bridge import Inbound, Lost, SessionRegistry, new_event, run_session, set_binary, set_text
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -134,9 +134,13 @@ class _AiohttpIO:
             return CloseReceived(self._ws.close_code)
         kind = msg.type
         if kind is self._text:
-            return Text(msg.data)
+            text: Text = new_event(Text)  # Text(msg.data), a frame less
+            set_text(text, msg.data)
+            return text
         if kind is self._binary:
-            return Binary(msg.data)
+            binary: Binary = new_event(Binary)
+            set_binary(binary, msg.data)
+            return binary
         from aiohttp import WSMsgType
 
         if kind is WSMsgType.PING:

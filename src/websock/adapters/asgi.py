@@ -30,7 +30,7 @@ from ..options import Options
 from ..protocol.events import CloseReceived
 from ..results import Binary, Ping, Pong, Text
 from ..runtime.transport import OutFrame
-from ._bridge import Inbound, Lost, SessionRegistry, run_session
+from ._bridge import Inbound, Lost, SessionRegistry, new_event, run_session, set_text
 
 __all__ = ["App", "deny", "request_from_scope", "upgrade"]
 
@@ -127,7 +127,9 @@ class _AsgiIO:
         if kind == "websocket.receive":
             text = message.get("text")
             if text is not None:
-                return Text(text)
+                event: Text = new_event(Text)  # Text(text), a frame less
+                set_text(event, text)
+                return event
             return Binary(bytes(message.get("bytes") or b""))
         if kind == "websocket.disconnect":
             code = message.get("code", 1005)
