@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -311,7 +312,7 @@ async def upgrade(
         value = websock_upgrade(request_from_aiohttp(request), handler, arg, **options)
     except UpgradeError as exc:
         return _to_aiohttp_response(_error_response(exc))
-    tracked = request.config_dict.get(_tracked_key())
+    tracked = _tracking(request)
     if tracked is None:
         return await _run(request, value, None)
     registry, stopping = tracked
@@ -337,22 +338,25 @@ def close_on_shutdown(app: web.Application) -> web.Application:
         await registry.shutdown(1001)
 
     app.on_shutdown.append(on_shutdown)
-    app[_tracked_key()] = (registry, stopping)
+    _TRACKED[app] = (registry, stopping)
     return app
 
 
-def _tracked_key() -> Any:
-    """The ``AppKey`` under which ``close_on_shutdown`` leaves its registry (aiohttp's
-    typed application state), made once aiohttp is imported."""
-    global _TRACKED
-    if _TRACKED is None:
-        from aiohttp import web
+def _tracking(request: web.Request) -> tuple[SessionRegistry, _Stopping] | None:
+    """What ``close_on_shutdown`` left for the application serving ``request`` (or one
+    it is mounted in)."""
+    for app in reversed(request.match_info.apps):
+        tracked = _TRACKED.get(app)
+        if tracked is not None:
+            return tracked
+    return None
 
-        _TRACKED = web.AppKey("websock.sessions", tuple)
-    return _TRACKED
 
-
-_TRACKED: Any = None
+#: Applications given ``close_on_shutdown``: their registry and shutdown flag. Weak keys,
+#: so an application that is dropped is not kept alive.
+_TRACKED: weakref.WeakKeyDictionary[Any, tuple[SessionRegistry, _Stopping]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def make_handler(
