@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
@@ -199,9 +200,8 @@ class Bridge:
         self._peer_gone = False
         self._injected: list[Event] = []
         self._reader_task: asyncio.Task[None] | None = None
-        # A receive the reader stepped while draining and that suspended: the reader
-        # awaits it next, before calling receive again.
-        self._held: _Held | Awaitable[Any] | None = None
+        # The events the pump took from the host since the reader last fed the session.
+        self._batch: list[Any] = []
         self.dropped_control_frames = 0
 
     # -- Transport (called by the session, on the loop thread, never blocking) ---------------
@@ -422,86 +422,64 @@ class Bridge:
             else:
                 self._sent(item)
 
+    async def _pump(self) -> None:
+        """The host's receive loop: each inbound event goes into ``self._batch``. It runs
+        inside the reader task, driven by ``_Pump``: a receive that completes at once (a
+        message the host already parsed) costs a plain ``await``; one that suspends with
+        messages in the batch hands the batch over first (the pump waits on in the next
+        turn). It hands over by itself after a
+        non-message event, at the batch limit, and when the host's ``ready`` says the next
+        receive is not a plain message (so that receive comes after the batch's sends)."""
+        io = self._io
+        receive = io.receive
+        to_event = io.event
+        ready: Callable[[], bool] | None = getattr(io, "ready", None)
+        while True:
+            try:
+                pending = receive()
+                # Another awaitable than a coroutine (granian's) must not be left pending
+                # while the reader waits (paused reading): one event per turn there.
+                alone = type(pending) is not CoroutineType
+                event = to_event(await pending)
+            except Exception as exc:
+                event = Lost(exc)
+                alone = True
+            batch = self._batch
+            batch.append(event)
+            kind = type(event)
+            if kind is not Text and kind is not Binary:
+                await _handover()  # a close, a loss, a control frame: no more in this batch
+            elif alone or len(batch) >= _BATCH or (ready is not None and not ready()):
+                await _handover()
+
     async def _reader(self) -> None:
         session = self._session
         assert session is not None
         limit = self._options.max_message_size
         check_size = self._check_size
         reading = self._reading
-        io = self._io
-        receive = io.receive
-        to_event = io.event
-        ready: Callable[[], bool] | None = getattr(io, "ready", None)
         write_many = self._write_many
         queue = self._queue
         feed = session.feed
         failed = False
-        # Whether the reader may step the host's receive inline to drain it. With ``ready``
-        # it steps only while the host says a message is there; without, it steps until a
-        # receive suspends. Another awaitable than a coroutine (granian's) is never stepped,
-        # nor created before it is awaited.
-        steppable = False
-        # One function, not a wrapper around the loop: a frame less at every wakeup.
+        pump = _Pump(self._pump(), self)
         try:
             while True:
                 if self._read_paused:
                     await reading.wait()
-                try:
-                    held = self._held
-                    if held is None:
-                        pending = receive()
-                        steppable = type(pending) is CoroutineType
-                        message = await pending
-                    else:
-                        self._held = None
-                        message = await held
-                    event = to_event(message)
-                except Exception as exc:
-                    event = Lost(exc)
-                kind = type(event)
-                if (kind is Text or kind is Binary) and not failed:
-                    # The hot path: messages for the handler. Take the ones the host already
-                    # holds (parsed from the same read) by stepping its receive inline, and
-                    # feed them together: one feed, one flush, one round of sends.
-                    events: list[Any] = [event]
-                    after: Inbound | None = None
-                    while steppable and len(events) < _BATCH:
-                        if ready is not None and not ready():
-                            break
-                        pending = receive()
-                        if type(pending) is not CoroutineType:  # for mypy: steppable says so
-                            self._held = pending
-                            break
-                        try:
-                            yielded = pending.send(None)
-                        except StopIteration as done:
-                            try:
-                                event = to_event(done.value)
-                            except Exception as exc:
-                                after = Lost(exc)
-                                break
-                            kind = type(event)
-                            if kind is Text or kind is Binary:
-                                events.append(event)
-                                continue
-                            # A close, a loss, a control frame: after the batch's own sends.
-                            # (A host whose receive acts on its own, like aiohttp's closing on
-                            # a protocol error, says ``ready`` only for plain messages, so the
-                            # echoes before the error still precede its close.)
-                            after = event
-                            break
-                        except Exception as exc:
-                            after = Lost(exc)
-                            break
-                        else:
-                            # Nothing more buffered: the host waits for its next read. The
-                            # reader finishes this receive on its next turn.
-                            self._held = _Held(pending, yielded)
-                            break
+                await pump  # returns with the events the host had, in order
+                events = self._batch
+                self._batch = []
+                kind = type(events[-1])
+                # A non-message event is only ever last: the pump hands over right after it.
+                after = None if kind is Text or kind is Binary else events.pop()
+                if events and not failed:
+                    # The hot path: messages for the handler, fed together: one feed, one
+                    # flush, one round of sends.
                     if check_size:
                         for index, message in enumerate(events):
                             if len(message.data) > limit:
-                                # RFC 6455 §7.4.1: 1009; §7.1.7: nothing after it is processed.
+                                # RFC 6455 §7.4.1: 1009; §7.1.7: nothing after it counts.
                                 events[index:] = [
                                     ProtocolError(
                                         1009, f"message exceeds max_message_size ({limit} bytes)"
@@ -516,16 +494,16 @@ class Bridge:
                         self._in_feed = False
                     if self._flush_due:
                         # Send what this feed queued, right here in the reader (no call per
-                        # message): one write_many when the host has it, else the host's send
-                        # awaited per frame (it suspends only under backpressure, when reading
-                        # should wait anyway). The writer waits meanwhile.
+                        # message): one write_many when the host has it, else the host's
+                        # send awaited per frame (it suspends only under backpressure, when
+                        # reading should wait anyway). The writer waits meanwhile.
                         self._flush_due = False
                         if not self._writer_idle or self._pending is not None:
-                            self._kick()  # the writer has frames in flight: it keeps the order
+                            self._kick()  # the writer has frames in flight: it keeps order
                         else:
                             drain = None
                             if write_many is not None:
-                                # The run of messages at the head of the queue, in one write.
+                                # The run of messages at the head of the queue, one write.
                                 run: list[Any] = []
                                 size = 0
                                 for item in queue:
@@ -537,7 +515,7 @@ class Bridge:
                                 if run:
                                     try:
                                         drain = write_many(run)
-                                    except Exception as exc:  # the socket went away under us
+                                    except Exception as exc:  # the socket went away
                                         self._host_lost(exc)
                                     else:
                                         if len(run) == len(queue):
@@ -550,12 +528,9 @@ class Bridge:
                                             self._check_low_water()
                             if drain is not None or queue:
                                 await self._send_queued(drain)
-                    if after is None:
-                        continue
-                    event = after
-                    kind = type(event)
-                if kind is Text or kind is Binary:
-                    continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
+                if after is None:
+                    continue
+                event = after
                 if isinstance(event, Lost):
                     self._host_lost(event.exc)
                     return
@@ -563,11 +538,11 @@ class Bridge:
                     session.shutdown(event.code)
                     return
                 if failed and not isinstance(event, CloseReceived):
-                    continue  # RFC 6455 §7.1.7: after failing, only the close handshake matters
+                    continue  # RFC 6455 §7.1.7: after failing, only the close handshake counts
                 if isinstance(event, CloseReceived):
-                    # The host answers the peer's close itself (or reports our own close done):
-                    # nothing more may be sent. Otherwise the session's answer goes out through
-                    # send_close, and the host ends TCP after it (RFC 6455 §7.1.1).
+                    # The host answers the peer's close itself (or reports our own close
+                    # done): nothing more may be sent. Otherwise the session's answer goes
+                    # out through send_close, and the host ends TCP after it (§7.1.1).
                     if self._answers_close:
                         self._peer_gone = True
                         self._shut = True
@@ -576,9 +551,7 @@ class Bridge:
                 failed = isinstance(event, ProtocolError)
                 session.feed([event])
         finally:
-            held, self._held = self._held, None
-            if type(held) is _Held:
-                held.discard()
+            pump.discard()
 
     async def _send_queued(self, drain: Awaitable[None] | None) -> None:
         """The reader's own sends that may suspend, in order, up to a close (the writer's):
@@ -713,39 +686,53 @@ async def _finish(coro: Coroutine[Any, Any, None], yielded: Any) -> None:
             raise ConnectionError("the host cancelled a send") from exc
 
 
-class _Held:
-    """A host receive coroutine that the reader stepped and that suspended on ``yielded``:
-    awaiting this resumes it exactly where it stopped (what ``await`` of the coroutine
-    would have done had it been awaited from the start)."""
+#: What the pump yields to hand its batch over (never reaches the event loop).
+_MARK: Final = object()
 
-    __slots__ = ("_coro", "_yielded")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+@types.coroutine
+def _handover() -> Generator[Any, Any, None]:
+    yield _MARK
+
+
+class _Pump:
+    """Drives ``Bridge._pump`` from the reader task: ``await pump`` lets the pump wait for
+    the host as if the reader awaited it, and returns as soon as the pump has a batch:
+    when it hands over, or when a receive suspends with events already in the batch (the
+    host has nothing more buffered). The pump stays suspended in between."""
+
+    __slots__ = ("_bridge", "_coro", "_yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], bridge: Bridge) -> None:
         self._coro = coro
-        self._yielded = yielded
+        self._bridge = bridge
+        self._yielded: Any = _MARK  # not started: resume at once
 
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, yielded = self._coro, self._yielded
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro = self._coro
+        bridge = self._bridge
+        yielded = self._yielded
         while True:
-            try:
-                value = yield yielded
-            except BaseException as exc:  # cancellation: the host's receive cleans up
-                try:
-                    yielded = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value
+            if yielded is _MARK:
+                yielded = coro.send(None)
             else:
                 try:
+                    value = yield yielded  # the host's future: the task waits on it
+                except BaseException as exc:  # cancellation: the host's receive cleans up
+                    yielded = coro.throw(exc)
+                else:
                     yielded = coro.send(value)
-                except StopIteration as done:
-                    return done.value
+            if yielded is _MARK or bridge._batch:
+                self._yielded = yielded
+                return
 
     def discard(self) -> None:
-        """The reader ended without awaiting it: cancel it the way a task would (the host
-        drops its waiter), instead of leaving it to the garbage collector."""
+        """The reader ended: cancel a receive the pump waits in, the way a task would (the
+        host drops its waiter), and close the pump."""
         coro = self._coro
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            coro.throw(asyncio.CancelledError())
+        if self._yielded is not _MARK:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                coro.throw(asyncio.CancelledError())
         with contextlib.suppress(Exception):
             coro.close()
 
