@@ -35,7 +35,7 @@ import contextlib
 import logging
 import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
@@ -108,10 +108,11 @@ class HostIO(Protocol):
     #   in one write to the socket, and returns None, or an awaitable to await before
     #   sending more when the host's buffer is above its limit. Hosts without it (or that
     #   set it to None) get one ``send`` per frame.
-    # - ``ready()``: True when the next ``receive`` returns a plain message at once and
-    #   does nothing else. A host whose receive acts on its own (aiohttp sends its close
-    #   frame inside the receive that meets a protocol error) has it, so the reader does
-    #   not take that receive ahead of the sends of the messages before it.
+    # - ``ready()``: True when the next ``receive`` returns a plain message at once, or
+    #   waits for the network, and does nothing else. A host whose receive acts on its own
+    #   (aiohttp sends its close frame inside the receive that meets a protocol error) has
+    #   it, so the reader does not take that receive ahead of the sends of the messages
+    #   before it.
 
     async def send_close(self, code: int | None, reason: str) -> None:
         """Start the close handshake with this code (the host completes it)."""
@@ -138,7 +139,7 @@ class _Drain:
 _DRAIN: Final = _Drain()
 
 #: What ``HostIO.write_many`` returns: None, or an awaitable for the host's buffer to drain.
-WriteMany: TypeAlias = Callable[[list[Any]], Awaitable[None] | None]
+WriteMany: TypeAlias = Callable[[Iterable[Any]], Awaitable[None] | None]
 
 
 def _size(frame: OutFrame | _Drain) -> int:
@@ -181,6 +182,9 @@ class Bridge:
         self._close_queued = False
         # _close_queued or _peer_gone: nothing more is queued (one test per message).
         self._shut = False
+        # Every queued item is a str/bytes message (then the reader hands the whole queue
+        # to write_many). Cleared by anything else queued; set again only on an empty queue.
+        self._plain = True
         self._high_water = options.write_high_water
         self._wake = asyncio.Event()
         # True while the writer task waits for work with nothing in flight: only then may
@@ -225,6 +229,7 @@ class Bridge:
         if isinstance(frame, Ping | Pong) and not self.supports_control_frames:
             self.dropped_control_frames += 1
             return
+        self._plain = False
         self._buffered += _size(frame)
         self._queue.append(frame)
 
@@ -233,6 +238,7 @@ class Bridge:
             return
         self._close_queued = True
         self._shut = True
+        self._plain = False
         self._queue.append(_Close(code, reason))
 
     def flush(self) -> None:
@@ -286,6 +292,7 @@ class Bridge:
                     return
                 # The writer finishes the drain, then pops this marker and goes on.
                 queue.appendleft(_DRAIN)
+                self._plain = False
                 self._pending = (coro, yielded)
                 break
             sending = send(item)  # type: ignore[arg-type]
@@ -325,6 +332,7 @@ class Bridge:
         drain = write_many(run)
         if len(run) == len(queue):
             queue.clear()
+            self._plain = True
         else:
             for _ in run:
                 queue.popleft()
@@ -385,6 +393,7 @@ class Bridge:
                     return
                 self._wake.clear()
                 self._writer_idle = True
+                self._plain = not self._close_queued
                 await self._wake.wait()
                 continue
             item = queue[0]
@@ -502,30 +511,17 @@ class Bridge:
                             self._kick()  # the writer has frames in flight: it keeps order
                         else:
                             drain = None
-                            if write_many is not None:
-                                # The run of messages at the head of the queue, one write.
-                                run: list[Any] = []
-                                size = 0
-                                for item in queue:
-                                    out = type(item)
-                                    if out is not str and out is not bytes:
-                                        break
-                                    run.append(item)
-                                    size += len(item)  # type: ignore[arg-type]
-                                if run:
-                                    try:
-                                        drain = write_many(run)
-                                    except Exception as exc:  # the socket went away
-                                        self._host_lost(exc)
-                                    else:
-                                        if len(run) == len(queue):
-                                            queue.clear()
-                                        else:
-                                            for _ in run:
-                                                queue.popleft()
-                                        self._buffered -= size
-                                        if self._writing_paused:
-                                            self._check_low_water()
+                            if write_many is not None and self._plain:
+                                # Every queued frame is a message: all in one write.
+                                try:
+                                    drain = write_many(queue)
+                                except Exception as exc:  # the socket went away
+                                    self._host_lost(exc)
+                                else:
+                                    queue.clear()
+                                    self._buffered = 0
+                                    if self._writing_paused:
+                                        self._check_low_water()
                             if drain is not None or queue:
                                 await self._send_queued(drain)
                 if after is None:
@@ -591,6 +587,8 @@ class Bridge:
         finally:
             self._reader_sending = False
             self._flush_due = False
+            if not queue and not self._close_queued:
+                self._plain = True
             if not self._writer_idle:
                 self._wake.set()  # the writer waited for these sends to finish
         if self._writing_paused:
@@ -607,6 +605,7 @@ class Bridge:
         self._peer_gone = True
         self._shut = True
         self._queue.clear()
+        self._plain = True
         self._buffered = 0
         if self._pending is not None:
             self._pending[0].close()

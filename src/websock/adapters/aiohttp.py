@@ -17,7 +17,7 @@ import logging
 import struct
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from ..exceptions import ProtocolError, UpgradeError
@@ -102,21 +102,28 @@ class _AiohttpIO:
         # Uncompressed messages are a header and the payload (RFC 6455 §5.2): the bridge
         # may hand a run of them to write_many, one socket write for all. With
         # permessage-deflate (RFC 7692) aiohttp's compressor must see every message.
-        self.write_many: Callable[[list[Any]], Awaitable[None] | None] | None = (
+        self.write_many: Callable[[Iterable[Any]], Awaitable[None] | None] | None = (
             self._write_many if not ws.compress and writer is not None else None
         )
         # aiohttp's receive() acts on its own when it meets an error (it sends its close
-        # frame before returning ERROR), so the bridge may only drain it ahead of our sends
-        # while the next message is a plain one. aiohttp's reader queue tells; an aiohttp
-        # without that queue gets no draining (one receive per turn, as awaited).
-        buffer = getattr(getattr(ws, "_reader", None), "_buffer", None)
+        # frame before returning ERROR), so the bridge may only take it ahead of our sends
+        # while it returns a plain message or waits for the network. aiohttp's reader queue
+        # tells; an aiohttp without that queue gets no draining (one receive per turn).
+        queue = getattr(ws, "_reader", None)
+        buffer = getattr(queue, "_buffer", None)
+        is_eof = getattr(queue, "is_eof", None)
         self._buffer: deque[Any] = buffer if isinstance(buffer, deque) else deque()
-        self.ready: Callable[[], bool] = self._ready if isinstance(buffer, deque) else _never
+        self._is_eof: Callable[[], bool] = is_eof if callable(is_eof) else _never
+        self.ready: Callable[[], bool] = (
+            self._ready if isinstance(buffer, deque) and callable(is_eof) else _never
+        )
 
     def _ready(self) -> bool:
         buffer = self._buffer
         if not buffer:
-            return False
+            # Nothing parsed yet: receive() just waits for the network, unless the reader
+            # ended (EOF, or a protocol error it reports by closing first).
+            return not self._is_eof()
         try:
             kind = buffer[0][0].type  # (message, size) pairs
         except (AttributeError, IndexError, TypeError):
@@ -180,7 +187,7 @@ class _AiohttpIO:
             return ws.pong(frame.data)
         return ws.send_bytes(bytes(frame))  # type: ignore[arg-type]
 
-    def _write_many(self, messages: list[Any]) -> Awaitable[None] | None:
+    def _write_many(self, messages: Iterable[Any]) -> Awaitable[None] | None:
         transport = self._transport
         if self._ws.closed or transport is None or transport.is_closing():
             # What aiohttp's own send raises: nothing after the close frame (RFC 6455 §5.5.1).
