@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 __all__ = ["Headers", "Request", "Response"]
+
+#: The default ``Request.extra``: one shared, read-only, empty mapping.
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class _IndexedPairs(list[tuple[str, str]]):
@@ -63,7 +68,15 @@ class Headers(Mapping[str, str]):
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """The HTTP request an app decides on. ``client`` is ``(host, port)`` or None."""
+    """The HTTP request an app decides on. ``client`` is ``(host, port)`` or None.
+
+    ``extra`` is what the host knows beyond HTTP, read-only: under ASGI every scope key
+    the other fields do not carry (``url_route`` from Django Channels' URLRouter,
+    ``path_params`` from Starlette, ``user``/``session`` from middleware, ``state``,
+    ``root_path``, ...); under aiohttp ``match_info`` (the route's variables) and
+    ``request`` (aiohttp's own); under ``websockets`` ``connection``. Empty on the
+    built-in server.
+    """
 
     method: str
     path: str
@@ -72,6 +85,7 @@ class Request:
     client: tuple[str, int] | None = None
     http_version: str = "1.1"
     scheme: str = "ws"
+    extra: Mapping[str, Any] = field(default_factory=lambda: _NOTHING)
 
 
 @dataclass(frozen=True, slots=True)

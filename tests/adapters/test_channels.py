@@ -113,9 +113,10 @@ async def ws_app(request: Request) -> Any:
         "origin": request.headers.get("origin"),
         "client_host": request.client[0] if request.client else None,
         "scheme": request.scheme,
-        # Every field a websock.Request has: route kwargs are not among them (when Request
-        # grows a field for them, update test_what_the_app_sees_of_the_scope and docs/hosts.md).
-        "fields": sorted(Request.__dataclass_fields__),
+        # What Channels added to the scope reaches the app through Request.extra.
+        "route": request.extra["url_route"]["kwargs"],
+        "anonymous": bool(request.extra["user"].is_anonymous),
+        "extra_keys": sorted(request.extra),
     }
     return websock.upgrade(request, HANDLER, _arg(request.query_string, seen), ping_interval=None)
 
@@ -236,8 +237,8 @@ async def test_echo_through_the_route(served: Served, route: str) -> None:
 @pytest.mark.parametrize("route", ["/ws/echo/lobby/", "/ws/nest/lobby/echo/"])
 async def test_what_the_app_sees_of_the_scope(served: Served, route: str) -> None:
     """Path (the full one, not Channels' ``path_remaining``), query string and headers
-    reach the app; the route kwargs (``scope["url_route"]``) do not: ``websock.Request``
-    has no field for them."""
+    reach the app, and what Channels put in the scope (route kwargs, the user) reaches it
+    through ``Request.extra``."""
     url, conn = served.url(route, extra="1")
     async with asyncio.timeout(TEST_TIMEOUT), connect(served, url) as ws:
         await ws.send("!seen")
@@ -247,9 +248,10 @@ async def test_what_the_app_sees_of_the_scope(served: Served, route: str) -> Non
     assert seen["origin"] == served.origin
     assert seen["client_host"] == "127.0.0.1"
     assert seen["scheme"] == "ws"
-    assert seen["fields"] == sorted(
-        ["method", "path", "query_string", "headers", "client", "http_version", "scheme"]
-    )
+    assert seen["route"] == {"room": "lobby"}
+    assert seen["anonymous"] is True
+    assert {"url_route", "user", "session", "cookies"} <= set(seen["extra_keys"])
+    assert not {"headers", "path", "query_string", "type"} & set(seen["extra_keys"])
 
 
 async def test_raw_upgrade_in_the_router_sees_route_kwargs_and_user(served: Served) -> None:

@@ -18,6 +18,7 @@ import struct
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from ..exceptions import ProtocolError, UpgradeError
@@ -51,6 +52,9 @@ def request_from_aiohttp(request: web.BaseRequest) -> Request:
         client=(str(peer[0]), int(peer[1])) if peer else None,
         http_version=f"{version.major}.{version.minor}",
         scheme="wss" if request.secure else "ws",
+        extra=MappingProxyType(
+            {"match_info": dict(getattr(request, "match_info", {})), "request": request}
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from ..exceptions import UpgradeError
@@ -45,6 +46,16 @@ WebSockApp: TypeAlias = Callable[[Request], Awaitable[Any]]
 DENIAL_EXTENSION = "websocket.http.response"
 
 
+#: Scope keys the Request's own fields carry (or that describe the ASGI connection itself);
+#: the others go to ``Request.extra`` (url_route, path_params, user, session, state, ...).
+_MAPPED_SCOPE_KEYS = frozenset(
+    {
+        "type", "asgi", "http_version", "method", "scheme", "path", "raw_path",
+        "query_string", "headers", "client", "subprotocols", "extensions",
+    }
+)  # fmt: skip
+
+
 def request_from_scope(scope: Scope) -> Request:
     """The ``websock.Request`` an app decides on, from an ASGI ``websocket``/``http`` scope."""
     headers = Headers(
@@ -66,6 +77,7 @@ def request_from_scope(scope: Scope) -> Request:
         client=(str(client[0]), int(client[1])) if client else None,
         http_version=str(scope.get("http_version", "1.1")),
         scheme=str(scope.get("scheme", default_scheme)),
+        extra=MappingProxyType({k: v for k, v in scope.items() if k not in _MAPPED_SCOPE_KEYS}),
     )
 
 

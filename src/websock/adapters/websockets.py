@@ -21,6 +21,7 @@ import functools
 import http
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..exceptions import ProtocolError, UpgradeError
@@ -56,6 +57,7 @@ def _request(connection: ServerConnection, ws_request: WsRequest) -> Request:
         client=(str(peer[0]), int(peer[1])) if peer else None,
         http_version="1.1",
         scheme="ws",
+        extra=MappingProxyType({"connection": connection}),
     )
 
 
