@@ -56,18 +56,39 @@ def test_aiohttp_match_info_and_request_go_to_extra() -> None:
     assert request.extra["request"] is aiohttp_request
 
 
-async def test_builtin_server_extra_is_empty() -> None:
+class Quiet(websock.Handler):
+    def init(self, arg: Any) -> Result:
+        return Ok(None)
+
+    def handle_in(self, message: Any, state: Any) -> Result:
+        return Ok(state)
+
+    def handle_info(self, message: Any, state: Any) -> Result:
+        return Ok(state)
+
+
+async def test_websockets_connection_goes_to_extra() -> None:
+    from websockets.asyncio.server import ServerConnection
+
+    from websock.adapters.websockets import serve
+
     seen: list[Any] = []
 
-    class Quiet(websock.Handler):
-        def init(self, arg: Any) -> Result:
-            return Ok(None)
+    async def app(request: websock.Request) -> websock.Upgrade:
+        seen.append(request.extra["connection"])
+        return websock.upgrade(request, Quiet())
 
-        def handle_in(self, message: Any, state: Any) -> Result:
-            return Ok(state)
+    async with (
+        asyncio.timeout(TIMEOUT),
+        serve(app, port=0) as server,
+        websockets.connect(f"ws://127.0.0.1:{server.port}/"),
+    ):
+        pass
+    assert len(seen) == 1 and isinstance(seen[0], ServerConnection)
 
-        def handle_info(self, message: Any, state: Any) -> Result:
-            return Ok(state)
+
+async def test_builtin_server_extra_is_empty() -> None:
+    seen: list[Any] = []
 
     async def app(request: websock.Request) -> websock.Upgrade:
         seen.append(dict(request.extra))
