@@ -35,7 +35,7 @@ import contextlib
 import logging
 import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
@@ -139,7 +139,7 @@ class _Drain:
 _DRAIN: Final = _Drain()
 
 #: What ``HostIO.write_many`` returns: None, or an awaitable for the host's buffer to drain.
-WriteMany: TypeAlias = Callable[[Iterable[Any]], Awaitable[None] | None]
+WriteMany: TypeAlias = Callable[[Sequence[Any]], Awaitable[None] | None]
 
 
 def _size(frame: OutFrame | _Drain) -> int:

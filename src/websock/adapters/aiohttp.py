@@ -17,7 +17,7 @@ import logging
 import struct
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -106,7 +106,7 @@ class _AiohttpIO:
         # Uncompressed messages are a header and the payload (RFC 6455 §5.2): the bridge
         # may hand a run of them to write_many, one socket write for all. With
         # permessage-deflate (RFC 7692) aiohttp's compressor must see every message.
-        self.write_many: Callable[[Iterable[Any]], Awaitable[None] | None] | None = (
+        self.write_many: Callable[[Sequence[Any]], Awaitable[None] | None] | None = (
             self._write_many if not ws.compress and writer is not None else None
         )
         # aiohttp's receive() acts on its own when it meets an error (it sends its close
@@ -191,12 +191,39 @@ class _AiohttpIO:
             return ws.pong(frame.data)
         return ws.send_bytes(bytes(frame))  # type: ignore[arg-type]
 
-    def _write_many(self, messages: Iterable[Any]) -> Awaitable[None] | None:
+    def _write_many(self, messages: Sequence[Any]) -> Awaitable[None] | None:
         transport = self._transport
         if self._ws.closed or transport is None or transport.is_closing():
             # What aiohttp's own send raises: nothing after the close frame (RFC 6455 §5.5.1).
             raise ConnectionResetError("Cannot write to closing transport")
         write = transport.write
+        if len(messages) == 1:
+            # One message (an echo, a reply): one write of header + payload.
+            message = messages[0]
+            if type(message) is str:
+                payload = message.encode()
+                n = len(payload)
+                header = _TEXT_HEADERS[n] if n < 126 else encode_header(Opcode.TEXT, n)
+            else:
+                payload = message
+                n = len(payload)
+                header = _BINARY_HEADERS[n] if n < 126 else encode_header(Opcode.BINARY, n)
+            if n < _JOIN_LIMIT:
+                write(header + payload)
+            else:
+                write(header)
+                write(payload)
+        else:
+            self._write_joined(write, messages)
+        # The socket took less than all of it: aiohttp's drain waits while the transport is
+        # above its high water (and returns at once below it), as aiohttp's send does.
+        if transport.get_write_buffer_size() and self._drain is not None:
+            return self._drain()
+        return None
+
+    @staticmethod
+    def _write_joined(write: Callable[[bytes], object], messages: Iterable[Any]) -> None:
+        """Several messages: their frames joined into one write (large payloads apart)."""
         parts: list[bytes] = []
         for message in messages:
             if type(message) is str:
@@ -216,12 +243,7 @@ class _AiohttpIO:
                 parts.clear()
                 write(payload)
         if parts:
-            write(parts[0] + parts[1] if len(parts) == 2 else b"".join(parts))
-        # The socket took less than all of it: aiohttp's drain waits while the transport is
-        # above its high water (and returns at once below it), as aiohttp's send does.
-        if transport.get_write_buffer_size() and self._drain is not None:
-            return self._drain()
-        return None
+            write(b"".join(parts))
 
     async def send_close(self, code: int | None, reason: str) -> None:
         code = 1000 if code is None else code
