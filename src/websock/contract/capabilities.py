@@ -115,7 +115,7 @@ CAPABILITIES: dict[str, dict[str, Any]] = {
     # upgrade() inside the host's own handler: the host already shut down / handshook.
     # aiohttp cancels handlers at shutdown: terminate(Shutdown()), but the close frame
     # does not get out any more.
-    "aiohttp-upgrade": {**_FULL, "shutdown": "1006 Shutdown"},
+    "aiohttp-upgrade": {**_FULL},
     "websockets-upgrade": {
         **_FULL,
         "client_ping": False,

@@ -348,12 +348,13 @@ def _aiohttp() -> Running:
 
 def _aiohttp_upgrade() -> Running:
     """The contract app's decision made in a plain aiohttp handler that calls
-    ``adapters.aiohttp.upgrade`` (no ``serve_app``: no shutdown hook either)."""
+    ``adapters.aiohttp.upgrade`` (no ``serve_app``; ``close_on_shutdown`` gives the app
+    the 1001 at shutdown that ``serve_app`` has)."""
 
     async def main(sock: socket.socket, stop: asyncio.Event) -> None:
         from aiohttp import web
 
-        from ..adapters.aiohttp import request_from_aiohttp, upgrade
+        from ..adapters.aiohttp import close_on_shutdown, request_from_aiohttp, upgrade
         from ..http import Response
         from .app import decide
 
@@ -370,6 +371,7 @@ def _aiohttp_upgrade() -> Running:
 
         application = web.Application()
         application.router.add_get("/{tail:.*}", handler)
+        close_on_shutdown(application)
         runner = web.AppRunner(application, shutdown_timeout=2.0)
         await runner.setup()
         await web.SockSite(runner, sock).start()
