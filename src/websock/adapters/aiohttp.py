@@ -199,16 +199,8 @@ class _AiohttpIO:
         write = transport.write
         if len(messages) == 1:
             # One message (an echo, a reply): one write of header + payload.
-            message = messages[0]
-            if type(message) is str:
-                payload = message.encode()
-                n = len(payload)
-                header = _TEXT_HEADERS[n] if n < 126 else encode_header(Opcode.TEXT, n)
-            else:
-                payload = message
-                n = len(payload)
-                header = _BINARY_HEADERS[n] if n < 126 else encode_header(Opcode.BINARY, n)
-            if n < _JOIN_LIMIT:
+            header, payload = _frame_parts(messages[0])
+            if len(payload) < _JOIN_LIMIT:
                 write(header + payload)
             else:
                 write(header)
@@ -226,15 +218,8 @@ class _AiohttpIO:
         """Several messages: their frames joined into one write (large payloads apart)."""
         parts: list[bytes] = []
         for message in messages:
-            if type(message) is str:
-                payload = message.encode()
-                n = len(payload)
-                header = _TEXT_HEADERS[n] if n < 126 else encode_header(Opcode.TEXT, n)
-            else:
-                payload = message
-                n = len(payload)
-                header = _BINARY_HEADERS[n] if n < 126 else encode_header(Opcode.BINARY, n)
-            if n < _JOIN_LIMIT:
+            header, payload = _frame_parts(message)
+            if len(payload) < _JOIN_LIMIT:
                 parts.append(header)
                 parts.append(payload)
             else:  # a large payload goes out as is, not copied into one buffer
@@ -275,6 +260,16 @@ class _AiohttpIO:
 # Server frames are unmasked, final and (here) uncompressed: FIN | opcode, then the length.
 _TEXT_HEADERS: Final = tuple(bytes((FIN | Opcode.TEXT, n)) for n in range(126))
 _BINARY_HEADERS: Final = tuple(bytes((FIN | Opcode.BINARY, n)) for n in range(126))
+
+
+def _frame_parts(message: Any) -> tuple[bytes, Any]:
+    """A data message's frame header (RFC 6455 §5.2: a str is text, else binary) and payload."""
+    if type(message) is str:
+        payload: Any = message.encode()
+        n = len(payload)
+        return (_TEXT_HEADERS[n] if n < 126 else encode_header(Opcode.TEXT, n)), payload
+    n = len(message)
+    return (_BINARY_HEADERS[n] if n < 126 else encode_header(Opcode.BINARY, n)), message
 
 
 #: Payloads from this size on are written separately instead of joined with the others.
