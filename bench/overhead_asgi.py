@@ -26,26 +26,15 @@ from websockets.asyncio.client import connect
 
 from websock.adapters.aiohttp import serve_app
 from websock.adapters.asgi import App
+from websock.contract.echo import EchoHandler
 from websock.contract.hosts import ThreadHost
 from websock.http import Request
-from websock.results import Ok, Push
 from websock.upgrade import upgrade
 
 WINDOW = 64
 
 
-class Echo:
-    def init(self, arg: Any) -> Ok:
-        return Ok(None)
-
-    def handle_in(self, message: Any, state: Any) -> Push:
-        return Push(message.data, state)
-
-    def handle_info(self, message: Any, state: Any) -> Ok:
-        return Ok(state)
-
-
-ECHO = Echo()
+ECHO = EchoHandler()
 
 
 async def websock_app(request: Request) -> Any:
