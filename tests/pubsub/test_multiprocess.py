@@ -210,9 +210,11 @@ async def test_three_processes_one_redis(
 
 @pytest.mark.slow
 async def test_spec_only_app_without_waiting(servers: list[int]) -> None:
-    """The app's init subscribes and answers at once (no ``synced()``): a broadcast sent
-    as soon as every client is welcomed still reaches all of them (each node connected
-    to Redis when the app was imported)."""
+    """The app's init subscribes and answers at once (no ``synced()``): its subscription
+    takes effect on every node without the app waiting. A node applies it within
+    microseconds of ``init`` normally, but not before a client that is told ``ready`` can
+    react on a loaded machine (docs/pubsub.md): so probe broadcasts go out until every
+    client got one, then one more broadcast must reach each client exactly once."""
     for round_ in range(3):
         topic = f"spec-{round_}"
         async with AsyncExitStack() as stack:
@@ -222,5 +224,24 @@ async def test_spec_only_app_without_waiting(servers: list[int]) -> None:
                 ws = await stack.enter_async_context(connect(url, open_timeout=TIMEOUT))
                 assert (await recv(ws)).startswith("ready:")
                 opened.append(ws)
-            await opened[round_].send(f"say:{topic}")
+            sender = opened[round_]
+            async with asyncio.timeout(TIMEOUT):
+                for ws in opened:
+                    probe = 0
+                    while True:
+                        probe += 1
+                        await sender.send(f"say:probe-{probe}")
+                        try:
+                            async with asyncio.timeout(0.5):
+                                if str(await ws.recv()).startswith("info:probe-"):
+                                    break
+                        except TimeoutError:
+                            continue
+            # Drain late probes, then the real broadcast reaches everyone exactly once.
+            await sender.send("say:marker")
+            for ws in opened:
+                async with asyncio.timeout(TIMEOUT):
+                    while (await ws.recv()) != "info:marker":
+                        pass
+            await sender.send(f"say:{topic}")
             await everyone_gets(opened, {f"info:{topic}"})
