@@ -1,7 +1,9 @@
-"""``Push`` and ``Ok`` keep a frozen dataclass's behaviour with their faster constructors.
+"""``Push``, ``Ok``, ``Text`` and ``Binary`` keep a frozen dataclass's behaviour with their
+faster constructors.
 
 ``websock.results`` replaces the generated ``__init__`` of the two results handlers build
-per message (docs/profiling.md). Each case here is checked against a twin declared the
+per message and of the two frames the adapters build per inbound message
+(docs/profiling.md). Each case here is checked against a twin declared the
 same way that keeps the generated constructor.
 """
 
@@ -30,6 +32,16 @@ class GeneratedOk:
     state: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class GeneratedText:
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedBinary:
+    data: bytes
+
+
 CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
     ((), {}),
     (("hi",), {}),
@@ -40,6 +52,25 @@ CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
     (("a",), {"frames": "b"}),
     (("a",), {"nope": 1}),
     ((), {"state": 5}),
+]
+
+#: Text and Binary take one required field; their constructors store what they are given.
+DATA_CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((), {}),
+    (("hi",), {}),
+    ((b"\x00\xff",), {}),
+    ((), {"data": "kw"}),
+    (("a", "b"), {}),
+    (("a",), {"data": "b"}),
+    (("a",), {"nope": 1}),
+    ((), {"nope": 1}),
+]
+
+OURS_AND_GENERATED = [
+    (Push, GeneratedPush),
+    (Ok, GeneratedOk),
+    (Text, GeneratedText),
+    (Binary, GeneratedBinary),
 ]
 
 
@@ -60,7 +91,15 @@ def test_constructor_matches_the_generated_one(
     assert _outcome(ours, args, kwargs) == _outcome(generated, args, kwargs)
 
 
-@pytest.mark.parametrize(("ours", "generated"), [(Push, GeneratedPush), (Ok, GeneratedOk)])
+@pytest.mark.parametrize(("args", "kwargs"), DATA_CALLS)
+@pytest.mark.parametrize(("ours", "generated"), [(Text, GeneratedText), (Binary, GeneratedBinary)])
+def test_frame_constructor_matches_the_generated_one(
+    ours: type, generated: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    assert _outcome(ours, args, kwargs) == _outcome(generated, args, kwargs)
+
+
+@pytest.mark.parametrize(("ours", "generated"), OURS_AND_GENERATED)
 def test_signature_matches(ours: type, generated: type) -> None:
     def shape(cls: type) -> list[tuple[str, Any, Any]]:
         parameters = inspect.signature(cls).parameters.values()
@@ -87,6 +126,31 @@ def test_still_frozen_comparable_hashable_copyable_and_matchable() -> None:
     assert repr(Ok()) == "Ok(state=None)"
 
 
+@pytest.mark.parametrize(("cls", "data", "other"), [(Text, "hé", "x"), (Binary, b"\x00", b"")])
+def test_frames_still_frozen_comparable_hashable_copyable_and_matchable(
+    cls: Any, data: Any, other: Any
+) -> None:
+    frame = cls(data)
+    assert frame.data is data  # stored as given, not copied or converted
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frame.data = other
+    assert not hasattr(frame, "__dict__")  # still slotted
+    assert frame == cls(data) and frame != cls(other)
+    assert frame != GeneratedText(data) and frame != GeneratedBinary(data)
+    assert hash(frame) == hash(cls(data))
+    assert pickle.loads(pickle.dumps(frame)) == frame
+    assert copy.copy(frame) == frame and copy.deepcopy(frame) == frame
+    assert dataclasses.replace(frame, data=other) == cls(other)
+    assert dataclasses.asdict(frame) == {"data": data}
+    assert repr(frame) == f"{cls.__name__}(data={data!r})"
+    assert cls.__match_args__ == ("data",)
+    match frame:
+        case Text(got) | Binary(got):
+            assert got is data
+        case _:
+            pytest.fail(f"{cls.__name__} no longer matches positionally")
+
+
 def test_subclasses_construct_as_before() -> None:
     @dataclass(frozen=True, slots=True)
     class Tagged(Push):
@@ -97,3 +161,13 @@ def test_subclasses_construct_as_before() -> None:
 
     assert (Tagged("f", 1, "t").frames, Tagged("f", 1, "t").tag) == ("f", "t")
     assert Plain(4).state == 4 and isinstance(Plain(4), Ok)
+
+    @dataclass(frozen=True, slots=True)
+    class Labelled(Text):
+        label: str = ""
+
+    class Raw(Binary):
+        __slots__ = ()
+
+    assert (Labelled("d", "l").data, Labelled("d", "l").label) == ("d", "l")
+    assert Raw(b"r").data == b"r" and isinstance(Raw(b"r"), Binary)

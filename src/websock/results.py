@@ -165,13 +165,24 @@ class Stop:
 Result: TypeAlias = Push | Ok | Stop
 
 
-# Handlers build a Push or an Ok for nearly every message. A frozen dataclass's generated
-# __init__ stores each field through object.__setattr__ (the frozen __setattr__ refuses);
-# storing through the slots' own descriptors does the same, and costs about a third less
-# per message (docs/profiling.md). Same signature, defaults and errors.
+# Handlers build a Push or an Ok for nearly every message, and the adapters a Text or a
+# Binary for every inbound one. A frozen dataclass's generated __init__ stores each field
+# through object.__setattr__ (the frozen __setattr__ refuses); storing through the slots'
+# own descriptors does the same, and costs about a third less per message
+# (docs/profiling.md). Same signature, defaults and errors.
+_set_text_data = vars(Text)["data"].__set__
+_set_binary_data = vars(Binary)["data"].__set__
 _set_push_frames = vars(Push)["frames"].__set__
 _set_push_state = vars(Push)["state"].__set__
 _set_ok_state = vars(Ok)["state"].__set__
+
+
+def _text_init(self: Text, data: str) -> None:
+    _set_text_data(self, data)
+
+
+def _binary_init(self: Binary, data: bytes) -> None:
+    _set_binary_data(self, data)
 
 
 def _push_init(self: Push, frames: FrameLike | Sequence[FrameLike], state: Any = None) -> None:
@@ -183,8 +194,12 @@ def _ok_init(self: Ok, state: Any = None) -> None:
     _set_ok_state(self, state)
 
 
+_text_init.__qualname__ = "Text.__init__"
+_binary_init.__qualname__ = "Binary.__init__"
 _push_init.__qualname__ = "Push.__init__"
 _ok_init.__qualname__ = "Ok.__init__"
+Text.__init__ = _text_init  # type: ignore[method-assign]
+Binary.__init__ = _binary_init  # type: ignore[method-assign]
 Push.__init__ = _push_init  # type: ignore[method-assign]
 Ok.__init__ = _ok_init  # type: ignore[method-assign]
 

@@ -69,14 +69,6 @@ class HostShutdown:
     code: int = 1001
 
 
-# Text(data) / Binary(data) for the adapters' event(), without the dataclass __init__ frame:
-# object.__new__ and the slot's own setter (as results.py does for Push), inline per
-# inbound message: ``event = new_event(Text); set_text(event, data)``.
-new_event: Final = object.__new__
-set_text: Final = vars(Text)["data"].__set__
-set_binary: Final = vars(Binary)["data"].__set__
-
-
 #: What ``HostIO.receive`` returns: an event for the session, ``Lost`` or ``HostShutdown``.
 Inbound: TypeAlias = Event | Lost | HostShutdown
 

@@ -28,7 +28,7 @@ from ..protocol.events import CloseReceived
 from ..protocol.frames import FIN, Opcode, encode_header
 from ..results import Binary, Ping, Pong, Text
 from ..runtime.transport import OutFrame
-from ._bridge import Inbound, Lost, SessionRegistry, new_event, run_session, set_binary, set_text
+from ._bridge import Inbound, Lost, SessionRegistry, run_session
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -146,13 +146,9 @@ class _AiohttpIO:
             return CloseReceived(self._ws.close_code)
         kind = msg.type
         if kind is self._text:
-            text: Text = new_event(Text)  # Text(msg.data), a frame less
-            set_text(text, msg.data)
-            return text
+            return Text(msg.data)
         if kind is self._binary:
-            binary: Binary = new_event(Binary)
-            set_binary(binary, msg.data)
-            return binary
+            return Binary(msg.data)
         from aiohttp import WSMsgType
 
         if kind is WSMsgType.PING:

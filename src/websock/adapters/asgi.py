@@ -31,7 +31,7 @@ from ..options import Options
 from ..protocol.events import CloseReceived
 from ..results import Binary, Ping, Pong, Text
 from ..runtime.transport import OutFrame
-from ._bridge import Inbound, Lost, SessionRegistry, new_event, run_session, set_text
+from ._bridge import Inbound, Lost, SessionRegistry, run_session
 
 __all__ = ["App", "deny", "request_from_scope", "upgrade"]
 
@@ -139,9 +139,7 @@ class _AsgiIO:
         if kind == "websocket.receive":
             text = message.get("text")
             if text is not None:
-                event: Text = new_event(Text)  # Text(text), a frame less
-                set_text(event, text)
-                return event
+                return Text(text)
             return Binary(bytes(message.get("bytes") or b""))
         if kind == "websocket.disconnect":
             code = message.get("code", 1005)
