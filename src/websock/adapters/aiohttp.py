@@ -25,7 +25,7 @@ from ..exceptions import ProtocolError, UpgradeError
 from ..http import Headers, Request, Response
 from ..options import Options
 from ..protocol.events import CloseReceived
-from ..protocol.frames import FIN, Opcode, encode_header
+from ..protocol.frames import SMALL_BINARY_HEADERS, SMALL_TEXT_HEADERS, Opcode, encode_header
 from ..results import Binary, Ping, Pong, Text
 from ..runtime.transport import OutFrame
 from ._bridge import Inbound, Lost, SessionRegistry, run_session
@@ -253,19 +253,14 @@ class _AiohttpIO:
             await self._ws.close(code=1011)
 
 
-# Server frames are unmasked, final and (here) uncompressed: FIN | opcode, then the length.
-_TEXT_HEADERS: Final = tuple(bytes((FIN | Opcode.TEXT, n)) for n in range(126))
-_BINARY_HEADERS: Final = tuple(bytes((FIN | Opcode.BINARY, n)) for n in range(126))
-
-
 def _frame_parts(message: Any) -> tuple[bytes, Any]:
     """A data message's frame header (RFC 6455 §5.2: a str is text, else binary) and payload."""
     if type(message) is str:
         payload: Any = message.encode()
         n = len(payload)
-        return (_TEXT_HEADERS[n] if n < 126 else encode_header(Opcode.TEXT, n)), payload
+        return (SMALL_TEXT_HEADERS[n] if n < 126 else encode_header(Opcode.TEXT, n)), payload
     n = len(message)
-    return (_BINARY_HEADERS[n] if n < 126 else encode_header(Opcode.BINARY, n)), message
+    return (SMALL_BINARY_HEADERS[n] if n < 126 else encode_header(Opcode.BINARY, n)), message
 
 
 #: Payloads from this size on are written separately instead of joined with the others.

@@ -30,6 +30,8 @@ __all__ = [
     "RSV1",
     "RSV2",
     "RSV3",
+    "SMALL_BINARY_HEADERS",
+    "SMALL_TEXT_HEADERS",
     "CloseCode",
     "Opcode",
     "apply_mask",
@@ -114,6 +116,20 @@ def encode_header(
     else:
         header = _pack_64(b0, m | 127, length)
     return header if mask is None else header + mask
+
+
+# RFC 6455 §5.2: a final, unmasked, uncompressed data frame (what a server sends without
+# an extension) whose payload is under 126 bytes has a fixed 2-byte header: FIN | opcode,
+# then the length itself. Looked up by payload length, these spare each small message a
+# call to encode_header.
+#: ``SMALL_TEXT_HEADERS[n]``: the header of a final server text frame of ``n`` < 126 bytes.
+SMALL_TEXT_HEADERS: Final[tuple[bytes, ...]] = tuple(
+    encode_header(Opcode.TEXT, n) for n in range(126)
+)
+#: ``SMALL_BINARY_HEADERS[n]``: the same for a binary frame.
+SMALL_BINARY_HEADERS: Final[tuple[bytes, ...]] = tuple(
+    encode_header(Opcode.BINARY, n) for n in range(126)
+)
 
 
 def encode_frame(
