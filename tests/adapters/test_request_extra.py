@@ -12,7 +12,7 @@ from aiohttp.test_utils import make_mocked_request
 import websock
 from websock.adapters.aiohttp import request_from_aiohttp
 from websock.adapters.asgi import request_from_scope
-from websock.results import Ok, Result
+from websock.contract.echo import EchoHandler
 
 TIMEOUT = 10.0
 
@@ -56,17 +56,6 @@ def test_aiohttp_match_info_and_request_go_to_extra() -> None:
     assert request.extra["request"] is aiohttp_request
 
 
-class Quiet(websock.Handler):
-    def init(self, arg: Any) -> Result:
-        return Ok(None)
-
-    def handle_in(self, message: Any, state: Any) -> Result:
-        return Ok(state)
-
-    def handle_info(self, message: Any, state: Any) -> Result:
-        return Ok(state)
-
-
 async def test_websockets_connection_goes_to_extra() -> None:
     from websockets.asyncio.server import ServerConnection
 
@@ -76,7 +65,7 @@ async def test_websockets_connection_goes_to_extra() -> None:
 
     async def app(request: websock.Request) -> websock.Upgrade:
         seen.append(request.extra["connection"])
-        return websock.upgrade(request, Quiet())
+        return websock.upgrade(request, EchoHandler())
 
     async with (
         asyncio.timeout(TIMEOUT),
@@ -92,7 +81,7 @@ async def test_builtin_server_extra_is_empty() -> None:
 
     async def app(request: websock.Request) -> websock.Upgrade:
         seen.append(dict(request.extra))
-        return websock.upgrade(request, Quiet())
+        return websock.upgrade(request, EchoHandler())
 
     async with (
         asyncio.timeout(TIMEOUT),
