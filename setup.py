@@ -17,7 +17,12 @@ if os.environ.get("WEBSOCK_NO_EXTENSIONS") != "1":
     ext_modules.append(
         Extension(
             "websock.protocol._speedups",
-            ["src/websock/protocol/_speedups.c"],
+            [
+                "src/websock/protocol/_speedups.c",
+                "src/websock/protocol/_fieldinit.c",
+                "src/websock/protocol/_serve.c",
+            ],
+            depends=["src/websock/protocol/_speedups.h"],
             extra_compile_args=["-O3"],
             # optional: a failed compile is a warning, not a failed install.
             optional=True,

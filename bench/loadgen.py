@@ -363,6 +363,13 @@ async def echo_load(
     return figures, latencies
 
 
+def _percentile(ordered: list[int], fraction: float) -> float | None:
+    """The value below which ``fraction`` of the sorted nanosecond latencies lie, in µs."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] / 1000
+
+
 def _core(figures: dict[str, float]) -> dict[str, float]:
     return {key: value for key, value in figures.items() if key.startswith("core_")}
 
@@ -373,10 +380,12 @@ async def workload_a(target: Target, args: argparse.Namespace) -> dict[str, Any]
     return {
         "round_trips_per_s": figures["rate"],
         **_core(figures),
-        "p50_us": latencies[len(latencies) // 2] / 1000 if latencies else None,
-        "p99_us": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000
-        if latencies
-        else None,
+        "mean_us": sum(latencies) / len(latencies) / 1000 if latencies else None,
+        "p10_us": _percentile(latencies, 0.10),
+        "p50_us": _percentile(latencies, 0.50),
+        "p90_us": _percentile(latencies, 0.90),
+        "p99_us": _percentile(latencies, 0.99),
+        "p999_us": _percentile(latencies, 0.999),
         "server_cpu_pct": figures["server_cpu_pct"],
         "loadgen_cpu_pct": figures["loadgen_cpu_pct"],
     }

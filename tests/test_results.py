@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.implementations import implementation  # noqa: F401 (autouse: C and Python)
 from websock.results import Binary, Ok, Push, Text
 
 

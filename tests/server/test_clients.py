@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from tests.implementations import implementation  # noqa: F401 (autouse: C and Python)
 from tests.server.clients import CLIENTS, Client
 from tests.server.server_apps import Probe
 from websock import Error, HandlerError, MailboxFull, Normal, Remote, Shutdown

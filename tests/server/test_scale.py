@@ -10,6 +10,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 import websock
+from tests.implementations import implementation  # noqa: F401 (autouse: C and Python)
 from tests.server.server_apps import Probe, make_app
 
 N = 1000

@@ -11,6 +11,7 @@ import pytest
 import websockets
 
 import websock
+from tests.implementations import implementation  # noqa: F401 (autouse: C and Python)
 from tests.server.rawhttp import Raw, handshake
 from tests.server.server_apps import Echo, Probe, make_app
 from websock.protocol.events import CloseReceived

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import websock
+from tests.implementations import implementation  # noqa: F401 (autouse: C and Python)
 from tests.server.certs import client_context, make_certificate
 from tests.server.clients import CLIENTS
 from tests.server.server_apps import Echo, Probe, make_app

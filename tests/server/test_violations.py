@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from tests.implementations import implementation  # noqa: F401 (autouse: C and Python)
 from tests.server.rawhttp import Raw
 from tests.server.server_apps import Probe
 from websock import Binary, Error, ProtocolError, Text, Timeout

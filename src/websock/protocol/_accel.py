@@ -9,12 +9,13 @@ so ``use()`` switches every caller at once; the tests run both that way.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Final, Literal
 
-from ..results import Binary, Text
+from ..results import Binary, Ok, Push, Text
 from . import _pure
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "message_buffer",
     "message_bytes",
     "parse_small",
+    "serve_read",
+    "setup_serve",
     "unmask_into",
     "use",
     "utf8_check",
@@ -38,6 +41,7 @@ _FUNCTIONS: Final = (
     "message_buffer",
     "message_bytes",
     "parse_small",
+    "serve_read",
     "unmask_into",
     "utf8_check",
 )
@@ -66,7 +70,36 @@ utf8_check: Callable[..., int] = _pure.utf8_check
 message_buffer: Callable[[int], Any] = _pure.message_buffer
 unmask_into: Callable[[Any, int, Any, Any, int], None] = _pure.unmask_into
 message_bytes: Callable[[Any], bytes] = _pure.message_bytes
+serve_read: Callable[[Any, Any, Any, bytes], bool] = _pure.serve_read
 IMPLEMENTATION: Implementation = "python"
+
+
+def _field_inits(c: ModuleType) -> list[tuple[type, object, object]]:
+    """(class, Python __init__, C __init__) for the classes built once per message: the C
+    one (_fieldinit.c) stores positional fields, and hands every other call to the Python
+    one from results.py, its twin."""
+    inits: list[tuple[type, object, object]] = []
+    for cls in (Push, Ok, Text, Binary):
+        fields = dataclasses.fields(cls)
+        if hasattr(cls, "__post_init__") or any(
+            f.default_factory is not dataclasses.MISSING for f in fields
+        ):
+            continue  # a constructor that does more than store its fields stays Python's
+        python_init = vars(cls)["__init__"]
+        names = tuple(f.name for f in fields)
+        defaults = tuple(f.default for f in fields if f.default is not dataclasses.MISSING)
+        inits.append((cls, python_init, c.field_init(cls, python_init, names, defaults)))
+    return inits
+
+
+_INITS: Final = [] if _c is None else _field_inits(_c)
+
+
+def setup_serve(*classes: object) -> None:
+    """Give the C read path (``serve_read``) the classes it mirrors: called once by
+    server/_connection.py, whichever implementation is in use at the time."""
+    if _c is not None:
+        _c.setup_serve(*classes)
 
 
 def available() -> tuple[Implementation, ...]:
@@ -83,6 +116,8 @@ def use(name: Implementation) -> Implementation:
     previous = IMPLEMENTATION
     for function in _FUNCTIONS:
         globals()[function] = getattr(source, function)
+    for cls, python_init, c_init in _INITS:
+        type.__setattr__(cls, "__init__", c_init if name == "c" else python_init)
     IMPLEMENTATION = name
     return previous
 

@@ -12,6 +12,10 @@
  *   parse_small(view, pos, events, validate) -> int a run of whole small masked client
  *                                                   text/binary frames into Text/Binary
  *   setup(Text, Binary)                             the event classes parse_small builds
+ *   field_init(owner, fallback, fields, defaults)   a slotted dataclass's __init__ in C
+ *                                                   (_fieldinit.c)
+ *   setup_serve(...) / serve_read(...)              the built-in server's read path in one
+ *                                                   call (_serve.c)
  *   message_buffer(n) / unmask_into(buf, at, src, mask, offset) / message_bytes(buf)
  *                                                   a large message unmasked straight into
  *                                                   its final bytes object (no join)
@@ -26,6 +30,8 @@
 #include <stdint.h>
 #include <limits.h>
 #include <string.h>
+
+#include "_speedups.h"
 
 /* ---- masking (RFC 6455 §5.3: octet i is XORed with key octet i MOD 4) ------------------ */
 
@@ -283,27 +289,10 @@ utf8_check(PyObject *self, PyObject *args, PyObject *kwds)
  * field, `data`, and no __post_init__, so filling the slot is exactly what their
  * __init__ does (without the frozen dataclass's object.__setattr__ round trip).
  */
-static PyTypeObject *text_type = NULL;
-static PyTypeObject *binary_type = NULL;
-static Py_ssize_t text_offset = -1;
-static Py_ssize_t binary_offset = -1;
-
-static int
-slot_offset(PyTypeObject *type, Py_ssize_t *offset)
-{
-    PyObject *descr = PyDict_GetItemString(type->tp_dict, "data"); /* borrowed */
-    if (descr == NULL || !PyObject_TypeCheck(descr, &PyMemberDescr_Type)) {
-        PyErr_Format(PyExc_TypeError, "%s has no 'data' slot", type->tp_name);
-        return -1;
-    }
-    PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-    if (member->type != T_OBJECT_EX) {
-        PyErr_Format(PyExc_TypeError, "%s.data is not an object slot", type->tp_name);
-        return -1;
-    }
-    *offset = member->offset;
-    return 0;
-}
+PyTypeObject *ws_text_type = NULL;
+PyTypeObject *ws_binary_type = NULL;
+Py_ssize_t ws_text_offset = -1;
+Py_ssize_t ws_binary_offset = -1;
 
 static PyObject *
 setup(PyObject *self, PyObject *args)
@@ -314,17 +303,37 @@ setup(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_ssize_t t_off, b_off;
-    if (slot_offset((PyTypeObject *)text, &t_off) < 0 ||
-        slot_offset((PyTypeObject *)binary, &b_off) < 0) {
+    if (ws_member_offset((PyTypeObject *)text, "data", &t_off) < 0 ||
+        ws_member_offset((PyTypeObject *)binary, "data", &b_off) < 0) {
         return NULL;
     }
     Py_INCREF(text);
     Py_INCREF(binary);
-    Py_XSETREF(text_type, (PyTypeObject *)text);
-    Py_XSETREF(binary_type, (PyTypeObject *)binary);
-    text_offset = t_off;
-    binary_offset = b_off;
+    Py_XSETREF(ws_text_type, (PyTypeObject *)text);
+    Py_XSETREF(ws_binary_type, (PyTypeObject *)binary);
+    ws_text_offset = t_off;
+    ws_binary_offset = b_off;
     Py_RETURN_NONE;
+}
+
+int
+ws_member_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset)
+{
+    PyObject *descr = PyObject_GetAttrString((PyObject *)type, name);
+    if (descr == NULL) {
+        return -1;
+    }
+    int ok = PyObject_TypeCheck(descr, &PyMemberDescr_Type) &&
+             ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
+    if (ok) {
+        *offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+    Py_DECREF(descr);
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not an object slot", type->tp_name, name);
+        return -1;
+    }
+    return 0;
 }
 
 /* A new instance of `type` whose `data` slot (at `offset`) holds `value` (stolen). */
@@ -341,6 +350,55 @@ new_event(PyTypeObject *type, Py_ssize_t offset, PyObject *value)
     }
     *(PyObject **)((char *)obj + offset) = value;
     return obj;
+}
+
+Py_ssize_t
+ws_parse_small_run(const unsigned char *s, Py_ssize_t pos, Py_ssize_t end, PyObject *events,
+                   int validate, int *bad_utf8)
+{
+    unsigned char payload[125];
+    while (end - pos >= 6) {
+        unsigned int b0 = s[pos], b1 = s[pos + 1];
+        if (!((b0 == 0x81 || b0 == 0x82) && b1 >= 0x80 && b1 < 0xFE)) {
+            break;
+        }
+        Py_ssize_t length = b1 - 0x80;
+        Py_ssize_t start = pos + 6;
+        if (start + length > end) {
+            break;
+        }
+        mask_bytes(payload, s + start, length, s + pos + 2, 0);
+        PyObject *event;
+        if (b0 == 0x82) {
+            event = new_event(ws_binary_type, ws_binary_offset,
+                              PyBytes_FromStringAndSize((const char *)payload, length));
+        }
+        else {
+            PyObject *text = PyUnicode_DecodeUTF8((const char *)payload, length, NULL);
+            if (text == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                    return -1;
+                }
+                PyErr_Clear();
+                if (validate) {
+                    *bad_utf8 = 1;
+                    return pos;
+                }
+                text = PyUnicode_DecodeUTF8((const char *)payload, length, "replace");
+            }
+            event = new_event(ws_text_type, ws_text_offset, text);
+        }
+        if (event == NULL) {
+            return -1;
+        }
+        int rc = PyList_Append(events, event);
+        Py_DECREF(event);
+        if (rc < 0) {
+            return -1;
+        }
+        pos = start + length;
+    }
+    return pos;
 }
 
 /* parse_small(view: bytes, pos: int, events: list, validate: bool) -> int
@@ -365,7 +423,7 @@ parse_small(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "parse_small needs bytes and a list");
         return NULL;
     }
-    if (text_type == NULL) {
+    if (ws_text_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "_speedups.setup() was not called");
         return NULL;
     }
@@ -383,48 +441,12 @@ parse_small(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "pos out of range");
         return NULL;
     }
-    unsigned char payload[125];
-    while (end - pos >= 6) {
-        unsigned int b0 = s[pos], b1 = s[pos + 1];
-        if (!((b0 == 0x81 || b0 == 0x82) && b1 >= 0x80 && b1 < 0xFE)) {
-            break;
-        }
-        Py_ssize_t length = b1 - 0x80;
-        Py_ssize_t start = pos + 6;
-        if (start + length > end) {
-            break;
-        }
-        mask_bytes(payload, s + start, length, s + pos + 2, 0);
-        PyObject *event;
-        if (b0 == 0x82) {
-            event = new_event(binary_type, binary_offset,
-                              PyBytes_FromStringAndSize((const char *)payload, length));
-        }
-        else {
-            PyObject *text = PyUnicode_DecodeUTF8((const char *)payload, length, NULL);
-            if (text == NULL) {
-                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-                    return NULL;
-                }
-                PyErr_Clear();
-                if (validate) {
-                    return PyLong_FromSsize_t(-1 - pos);
-                }
-                text = PyUnicode_DecodeUTF8((const char *)payload, length, "replace");
-            }
-            event = new_event(text_type, text_offset, text);
-        }
-        if (event == NULL) {
-            return NULL;
-        }
-        int rc = PyList_Append(events, event);
-        Py_DECREF(event);
-        if (rc < 0) {
-            return NULL;
-        }
-        pos = start + length;
+    int bad_utf8 = 0;
+    pos = ws_parse_small_run(s, pos, end, events, validate, &bad_utf8);
+    if (pos < 0) {
+        return NULL;
     }
-    return PyLong_FromSsize_t(pos);
+    return PyLong_FromSsize_t(bad_utf8 ? -1 - pos : pos);
 }
 
 /* ---- large messages -------------------------------------------------------------------------
@@ -1150,6 +1172,15 @@ static PyMethodDef methods[] = {
     {"parse_small", (PyCFunction)(void (*)(void))parse_small, METH_FASTCALL,
      "parse_small(view, pos, events, validate) -> int: whole small client data frames."},
     {"setup", setup, METH_VARARGS, "setup(Text, Binary): the classes parse_small builds."},
+    {"field_init", ws_field_init, METH_VARARGS,
+     "field_init(owner, fallback, fields, defaults) -> a C __init__ for a slotted dataclass "
+     "(stores positional fields; any other call goes to fallback)."},
+    {"setup_serve", ws_setup_serve, METH_VARARGS,
+     "setup_serve(HttpConnection, ServerConnection, Session, Push, current, large_payload): "
+     "the classes serve_read mirrors."},
+    {"serve_read", (PyCFunction)(void (*)(void))ws_serve_read, METH_FASTCALL,
+     "serve_read(protocol, conn, session, data) -> bool: a read on an upgraded connection "
+     "handled as data_received's Python path would; False: nothing done, take that path."},
     {"message_buffer", message_buffer, METH_O, "message_buffer(n): room for a message."},
     {"unmask_into", (PyCFunction)(void (*)(void))unmask_into, METH_FASTCALL,
      "unmask_into(buf, at, src, mask, offset): unmask src into buf at `at`."},
@@ -1169,7 +1200,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&MessageBufferType) < 0 || init_head_parser() < 0) {
+    if (PyType_Ready(&MessageBufferType) < 0 || PyType_Ready(&ws_FieldInitType) < 0 ||
+        init_head_parser() < 0) {
         return NULL;
     }
     return PyModule_Create(&module);

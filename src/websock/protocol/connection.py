@@ -26,7 +26,14 @@ from ..exceptions import ConnectionClosed, HandlerError, ProtocolError
 from ..results import Binary, Ping, Pong, Text
 from . import _accel
 from .events import CloseReceived, Event
-from .frames import MAX_CONTROL_PAYLOAD, build_close, encode_header, parse_close
+from .frames import (
+    MAX_CONTROL_PAYLOAD,
+    SMALL_BINARY_HEADERS,
+    SMALL_TEXT_HEADERS,
+    build_close,
+    encode_header,
+    parse_close,
+)
 from .utf8 import Utf8Decoder, check_pending, new_decoder
 
 if TYPE_CHECKING:
@@ -46,10 +53,6 @@ _BIG: Final = 64 * 1024
 #: A frame payload at least this long still to come is read into the host's buffer rather
 #: than handed over as bytes objects (see ``large_payload_pending``; server/_connection.py).
 LARGE_PAYLOAD: Final = 64 * 1024
-# The 2-byte headers of unmasked, unfragmented, uncompressed text/binary frames with a
-# payload under 126 bytes (RFC 6455 §5.2), by payload length: what a server sends most.
-_TEXT_HEADERS: Final = tuple(bytes((0x80 | _TEXT, n)) for n in range(126))
-_BINARY_HEADERS: Final = tuple(bytes((0x80 | _BINARY, n)) for n in range(126))
 
 
 class State(IntEnum):
@@ -216,6 +219,13 @@ class ServerConnection:
             pos = _accel.parse_small(view, 0, events, self._validate)
             if pos == len(view):
                 return events
+        return self.receive_rest(view, events, pos)
+
+    def receive_rest(self, view: bytes, events: list[Event], pos: int) -> list[Event]:
+        """The rest of ``receive_data``: ``view[pos:]`` through the general parser, after
+        ``parse_small`` stopped at ``pos`` (``-1 - offset``: invalid UTF-8 there). Also
+        the entry of the C read path (``_accel.serve_read``) when a read is not all small
+        frames; ``view`` was counted in ``bytes_in`` already, and the buffer is empty."""
         try:
             if pos < 0:
                 raise ProtocolError(1007, _BAD_UTF8)
@@ -227,7 +237,7 @@ class ServerConnection:
         if pos < len(view) and not self.close_received:
             # At most a partial header or control frame: data payloads are consumed as
             # they arrive, so this copy stays small.
-            buf += view[pos:]
+            self._buf += view[pos:]
         return events
 
     def large_payload_pending(self) -> bool:
@@ -601,10 +611,10 @@ class ServerConnection:
             payload: bytes
             if kind is str:
                 payload = frame.encode("utf-8")  # type: ignore[union-attr]
-                headers = _TEXT_HEADERS
+                headers = SMALL_TEXT_HEADERS
             elif kind is bytes:
                 payload = frame  # type: ignore[assignment]
-                headers = _BINARY_HEADERS
+                headers = SMALL_BINARY_HEADERS
             else:
                 self._send_frames((frame,))
                 continue

@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from ..exceptions import UpgradeError
 from ..http import Headers, Request, Response
+from ..protocol import _accel
 from ..protocol.connection import LARGE_PAYLOAD, ServerConnection
 from ..protocol.deflate import PerMessageDeflate
 from ..protocol.handshake import build_101, build_error, build_response
+from ..results import Push
 from ..runtime.adopt import resume
+from ..runtime.context import current
 from ..runtime.session import Session
 from ..upgrade import Upgrade
 from ._http11 import HttpError, ParsedHead, RequestReader
@@ -146,6 +149,9 @@ class HttpConnection(asyncio.BufferedProtocol):
     def data_received(self, data: bytes) -> None:
         conn = self._conn
         if conn is not None and not self._lingering:
+            # The C accelerator does all of this in one call when it can (protocol/_serve.c).
+            if _accel.serve_read(self, conn, self._session, data):
+                return
             events = conn.receive_data(data)
             if events:
                 assert self._session is not None
@@ -556,3 +562,7 @@ def _peer(client: tuple[str, int] | None) -> str:
         return "unknown"
     host, port = client
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# The C read path mirrors these classes' Python code (protocol/_serve.c).
+_accel.setup_serve(HttpConnection, ServerConnection, Session, Push, current, LARGE_PAYLOAD)

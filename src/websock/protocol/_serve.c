@@ -1,0 +1,574 @@
+/*
+ * The built-in server's read path in one C call: bytes in → frames → handle_in → frames →
+ * bytes out, for the common read.
+ *
+ *   setup_serve(HttpConnection, ServerConnection, Session, Push, current, large_payload)
+ *   serve_read(protocol, conn, session, data) -> bool
+ *
+ * serve_read does exactly what HttpConnection.data_received does with a read on an
+ * upgraded connection, in the same order and with the same effects:
+ *
+ *     events = conn.receive_data(data)        (protocol/connection.py)
+ *     if events: session.feed(events)         (runtime/session.py)
+ *     if a large payload is pending: protocol._read_large(True)
+ *
+ * but with no Python frame of its own: per message, the only Python that runs is the
+ * handler's handle_in. It returns False, having done nothing at all, when the read is not
+ * one it mirrors (the connection mid-message or with buffered input, compression, an async
+ * callback in flight or async callbacks, exact types other than the classes given to
+ * setup_serve); the caller then takes the Python path. Everything uncommon inside a read
+ * it takes (a control frame, a partial frame, invalid UTF-8, a result other than
+ * Push(one message), a handler that raises, a large payload) is handed to the same Python
+ * methods the Python path calls, at the same point. The Python path is the twin: the
+ * server tests run both (tests/server/test_fast_read.py).
+ *
+ * The objects are read through their slots' offsets (taken from the classes' member
+ * descriptors by setup_serve, which refuses classes whose slots are missing), and only
+ * after checking each object's exact type, as CPython's own member descriptors do.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <string.h>
+
+#include "_speedups.h"
+
+static struct {
+    int ready;
+    PyTypeObject *protocol, *conn, *session, *push;
+    PyObject *current; /* the ContextVar handlers read their connection from */
+    Py_ssize_t large_payload;
+    /* HttpConnection */
+    Py_ssize_t p_conn, p_transport;
+    /* ServerConnection */
+    Py_ssize_t c_buf, c_client, c_deflate, c_in_frame, c_msg_op, c_out, c_remaining,
+        c_small_ok, c_validate, c_bytes_in, c_bytes_out, c_close_received, c_close_sent,
+        c_error, c_frames_out;
+    /* Session */
+    Py_ssize_t s_last_in, s_time, s_frames_in, s_task, s_handle, s_in_async, s_open,
+        s_messages_in, s_handle_in, s_state, s_sink, s_frames_out, s_messages_out,
+        s_transport_closed, s_transport, s_write_paused;
+    /* Push */
+    Py_ssize_t push_frames, push_state;
+} F;
+
+static PyObject *str_receive_rest, *str_read_large, *str_defer, *str_start_task, *str_event,
+    *str_apply, *str_fail, *str_handle_in, *str_send_frames, *str_flush, *str_is_closing,
+    *str_write, *str_check_write_bound;
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* Store `value` (a new reference, or NULL after a failed call) into a slot. */
+static int
+set_slot(PyObject *obj, Py_ssize_t off, PyObject *value)
+{
+    if (value == NULL) {
+        return -1;
+    }
+    Py_XSETREF(SLOT(obj, off), value);
+    return 0;
+}
+
+/* obj.<slot> += by, for the int counters. */
+static int
+add_to_slot(PyObject *obj, Py_ssize_t off, Py_ssize_t by)
+{
+    PyObject *old = SLOT(obj, off);
+    if (old == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "counter slot is not set");
+        return -1;
+    }
+    PyObject *delta = PyLong_FromSsize_t(by);
+    if (delta == NULL) {
+        return -1;
+    }
+    PyObject *sum = PyNumber_Add(old, delta);
+    Py_DECREF(delta);
+    return set_slot(obj, off, sum);
+}
+
+typedef struct {
+    const char *name;
+    Py_ssize_t *offset;
+} SlotName;
+
+static int
+member_offsets(PyTypeObject *type, const SlotName *names)
+{
+    for (; names->name != NULL; names++) {
+        if (ws_member_offset(type, names->name, names->offset) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+intern_names(void)
+{
+    struct {
+        PyObject **target;
+        const char *text;
+    } names[] = {
+        {&str_receive_rest, "receive_rest"},
+        {&str_read_large, "_read_large"},
+        {&str_defer, "_defer"},
+        {&str_start_task, "_start_task"},
+        {&str_event, "_event"},
+        {&str_apply, "_apply"},
+        {&str_fail, "_fail"},
+        {&str_handle_in, "handle_in"},
+        {&str_send_frames, "send_frames"},
+        {&str_flush, "flush"},
+        {&str_is_closing, "is_closing"},
+        {&str_write, "write"},
+        {&str_check_write_bound, "_check_write_bound"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (*names[i].target == NULL) {
+            *names[i].target = PyUnicode_InternFromString(names[i].text);
+            if (*names[i].target == NULL) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+PyObject *
+ws_setup_serve(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *protocol, *conn, *session, *push, *current;
+    Py_ssize_t large_payload;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!On:setup_serve", &PyType_Type, &protocol,
+                          &PyType_Type, &conn, &PyType_Type, &session, &PyType_Type, &push,
+                          &current, &large_payload)) {
+        return NULL;
+    }
+    F.ready = 0;
+    const SlotName protocol_slots[] = {
+        {"_conn", &F.p_conn}, {"_transport", &F.p_transport}, {NULL, NULL}};
+    const SlotName conn_slots[] = {
+        {"_buf", &F.c_buf},
+        {"_client", &F.c_client},
+        {"_deflate", &F.c_deflate},
+        {"_in_frame", &F.c_in_frame},
+        {"_msg_op", &F.c_msg_op},
+        {"_out", &F.c_out},
+        {"_remaining", &F.c_remaining},
+        {"_small_ok", &F.c_small_ok},
+        {"_validate", &F.c_validate},
+        {"bytes_in", &F.c_bytes_in},
+        {"bytes_out", &F.c_bytes_out},
+        {"close_received", &F.c_close_received},
+        {"close_sent", &F.c_close_sent},
+        {"error", &F.c_error},
+        {"frames_out", &F.c_frames_out},
+        {NULL, NULL},
+    };
+    const SlotName session_slots[] = {
+        {"_last_in", &F.s_last_in},
+        {"_time", &F.s_time},
+        {"_frames_in", &F.s_frames_in},
+        {"_task", &F.s_task},
+        {"handle", &F.s_handle},
+        {"_in_async", &F.s_in_async},
+        {"_open", &F.s_open},
+        {"_messages_in", &F.s_messages_in},
+        {"_handle_in", &F.s_handle_in},
+        {"_state", &F.s_state},
+        {"_sink", &F.s_sink},
+        {"_frames_out", &F.s_frames_out},
+        {"_messages_out", &F.s_messages_out},
+        {"_transport_closed", &F.s_transport_closed},
+        {"_transport", &F.s_transport},
+        {"_write_paused", &F.s_write_paused},
+        {NULL, NULL},
+    };
+    const SlotName push_slots[] = {
+        {"frames", &F.push_frames}, {"state", &F.push_state}, {NULL, NULL}};
+    if (ws_text_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_speedups.setup() was not called");
+        return NULL;
+    }
+    if (member_offsets((PyTypeObject *)protocol, protocol_slots) < 0 ||
+        member_offsets((PyTypeObject *)conn, conn_slots) < 0 ||
+        member_offsets((PyTypeObject *)session, session_slots) < 0 ||
+        member_offsets((PyTypeObject *)push, push_slots) < 0 || intern_names() < 0) {
+        return NULL;
+    }
+    Py_INCREF(protocol);
+    Py_INCREF(conn);
+    Py_INCREF(session);
+    Py_INCREF(push);
+    Py_INCREF(current);
+    Py_XSETREF(F.protocol, (PyTypeObject *)protocol);
+    Py_XSETREF(F.conn, (PyTypeObject *)conn);
+    Py_XSETREF(F.session, (PyTypeObject *)session);
+    Py_XSETREF(F.push, (PyTypeObject *)push);
+    Py_XSETREF(F.current, current);
+    F.large_payload = large_payload;
+    F.ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* Call obj.name(*args) and drop the result. */
+static int
+call_method(PyObject *obj, PyObject *name, PyObject *const *args, size_t nargs)
+{
+    PyObject *stack[4];
+    stack[0] = obj;
+    for (size_t i = 0; i < nargs; i++) {
+        stack[i + 1] = args[i];
+    }
+    PyObject *result =
+        PyObject_VectorcallMethod(name, stack, (nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (result == NULL) {
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+/* session._fail("handle_in", exc) for the exception in flight, with it as the handled
+ * exception meanwhile, as inside Python's `except Exception as exc:`. */
+static int
+fail_handler(PyObject *session)
+{
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL) {
+        PyException_SetTraceback(value, traceback);
+    }
+    PyObject *saved_type, *saved_value, *saved_traceback;
+    PyErr_GetExcInfo(&saved_type, &saved_value, &saved_traceback);
+    Py_INCREF(value);
+    PyErr_SetExcInfo(type, value, traceback); /* steals type, value, traceback */
+    PyObject *args[2] = {str_handle_in, value};
+    int rc = call_method(session, str_fail, args, 2);
+    Py_DECREF(value);
+    PyErr_SetExcInfo(saved_type, saved_value, saved_traceback);
+    return rc;
+}
+
+/* session._sink.send_frames((message,)), where message is a str or bytes: when the sink
+ * is `conn` and a small uncompressed frame will do, the bytes are built here as
+ * ServerConnection.send_frames would (one object, header and payload together). */
+static int
+send_message(PyObject *conn, PyObject *sink, PyObject *message)
+{
+    if (sink == conn && SLOT(conn, F.c_deflate) == Py_None &&
+        SLOT(conn, F.c_client) == Py_False && SLOT(conn, F.c_close_sent) == Py_False) {
+        const char *payload;
+        Py_ssize_t n;
+        unsigned char opcode;
+        if (PyUnicode_CheckExact(message)) {
+            payload = PyUnicode_AsUTF8AndSize(message, &n);
+            if (payload == NULL) {
+                return -1; /* as str.encode("utf-8") raises: lone surrogates */
+            }
+            opcode = 0x81;
+        }
+        else {
+            payload = PyBytes_AS_STRING(message);
+            n = PyBytes_GET_SIZE(message);
+            opcode = 0x82;
+        }
+        PyObject *out = SLOT(conn, F.c_out);
+        if (n < 126 && out != NULL && PyList_CheckExact(out)) {
+            /* RFC 6455 §5.2: FIN + opcode, then the length in the 7-bit field; unmasked
+             * from a server (§5.1). */
+            PyObject *frame = PyBytes_FromStringAndSize(NULL, n + 2);
+            if (frame == NULL) {
+                return -1;
+            }
+            unsigned char *p = (unsigned char *)PyBytes_AS_STRING(frame);
+            p[0] = opcode;
+            p[1] = (unsigned char)n;
+            memcpy(p + 2, payload, (size_t)n);
+            int rc = PyList_Append(out, frame);
+            Py_DECREF(frame);
+            if (rc < 0 || add_to_slot(conn, F.c_frames_out, 1) < 0 ||
+                add_to_slot(conn, F.c_bytes_out, n + 2) < 0) {
+                return -1;
+            }
+            return 0;
+        }
+    }
+    PyObject *frames = PyTuple_Pack(1, message);
+    if (frames == NULL) {
+        return -1;
+    }
+    int rc = call_method(sink, str_send_frames, &frames, 1);
+    Py_DECREF(frames);
+    return rc;
+}
+
+/* One Text/Binary event through handle_in on the session's fast path (Session.feed). */
+static int
+deliver(PyObject *session, PyObject *conn, PyObject *handle_in, PyObject *event)
+{
+    if (add_to_slot(session, F.s_messages_in, 1) < 0) {
+        return -1;
+    }
+    PyObject *state = SLOT(session, F.s_state);
+    if (state == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_state");
+        return -1;
+    }
+    PyObject *args[2] = {event, state};
+    Py_INCREF(state);
+    PyObject *result = PyObject_Vectorcall(handle_in, args, 2, NULL);
+    Py_DECREF(state);
+    if (result == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+            return -1; /* BaseException (e.g. KeyboardInterrupt) is not the handler's */
+        }
+        return fail_handler(session);
+    }
+    int rc;
+    if (Py_TYPE(result) == F.push) {
+        PyObject *message = SLOT(result, F.push_frames);
+        if (message != NULL && Py_TYPE(message) == ws_text_type) {
+            message = SLOT(message, ws_text_offset);
+        }
+        else if (message != NULL && Py_TYPE(message) == ws_binary_type) {
+            message = SLOT(message, ws_binary_offset);
+        }
+        if (message != NULL && (PyUnicode_CheckExact(message) || PyBytes_CheckExact(message))) {
+            /* Push(message): its data goes out as is. */
+            PyObject *new_state = SLOT(result, F.push_state);
+            Py_XINCREF(new_state);
+            Py_INCREF(message);
+            rc = set_slot(session, F.s_state, new_state);
+            if (rc == 0) {
+                rc = send_message(conn, SLOT(session, F.s_sink), message);
+            }
+            Py_DECREF(message);
+            if (rc == 0 && add_to_slot(session, F.s_frames_out, 1) == 0 &&
+                add_to_slot(session, F.s_messages_out, 1) == 0) {
+                Py_DECREF(result);
+                return 0;
+            }
+            Py_DECREF(result);
+            return -1;
+        }
+    }
+    PyObject *apply_args[2] = {result, str_handle_in};
+    rc = call_method(session, str_apply, apply_args, 2);
+    Py_DECREF(result);
+    return rc;
+}
+
+/* Session.feed(events), from its first line to its last. */
+static int
+feed(PyObject *session, PyObject *conn, PyObject *events)
+{
+    Py_ssize_t n = PyList_GET_SIZE(events);
+    /* The idle timer only looks at inbound activity. */
+    if (set_slot(session, F.s_last_in, PyObject_CallNoArgs(SLOT(session, F.s_time))) < 0 ||
+        add_to_slot(session, F.s_frames_in, n) < 0) {
+        return -1;
+    }
+    /* (No async callback is in flight: serve_read checked _task before taking the read,
+     * and nothing since has run Python code that could start one.) */
+    PyObject *token = PyContextVar_Set(F.current, SLOT(session, F.s_handle));
+    if (token == NULL) {
+        return -1;
+    }
+    int rc = 0;
+    PyObject *handle_in = SLOT(session, F.s_handle_in);
+    Py_INCREF(handle_in);
+    int fast = SLOT(session, F.s_in_async) == Py_False;
+    for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+        PyObject *event = PyList_GET_ITEM(events, i);
+        PyTypeObject *kind = Py_TYPE(event);
+        Py_INCREF(event);
+        if (fast && (kind == ws_text_type || kind == ws_binary_type) &&
+            SLOT(session, F.s_open) == Py_True) {
+            rc = deliver(session, conn, handle_in, event);
+        }
+        else {
+            PyObject *taken = PyObject_CallMethodOneArg(session, str_event, event);
+            int truth = taken == NULL ? -1 : PyObject_IsTrue(taken);
+            Py_XDECREF(taken);
+            if (truth < 0) {
+                rc = -1;
+            }
+            else if (!truth) {
+                /* A callback suspended: the rest waits for the task that finishes it. */
+                PyObject *rest = PyList_GetSlice(events, i + 1, n);
+                if (rest == NULL || call_method(session, str_defer, &rest, 1) < 0 ||
+                    call_method(session, str_start_task, NULL, 0) < 0) {
+                    rc = -1;
+                }
+                Py_XDECREF(rest);
+                Py_DECREF(event);
+                break;
+            }
+        }
+        Py_DECREF(event);
+    }
+    Py_DECREF(handle_in);
+    /* finally: current.reset(token), keeping an exception in flight. */
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    if (PyContextVar_Reset(F.current, token) < 0) {
+        rc = -1;
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(traceback);
+    }
+    else {
+        PyErr_Restore(type, value, traceback);
+    }
+    Py_DECREF(token);
+    return rc;
+}
+
+/* Session._finish_entry() as feed inlines it: one flush per read, then the write bound. */
+static int
+finish_entry(PyObject *protocol, PyObject *conn, PyObject *session)
+{
+    if (SLOT(session, F.s_transport_closed) != Py_False) {
+        return 0;
+    }
+    PyObject *transport = SLOT(session, F.s_transport);
+    PyObject *out = SLOT(conn, F.c_out);
+    if (transport == protocol && SLOT(protocol, F.p_conn) == conn && out != NULL &&
+        PyList_CheckExact(out) && PyList_GET_SIZE(out) == 1) {
+        /* HttpConnection.flush's common case: one piece, one write. */
+        PyObject *data = PyList_GET_ITEM(out, 0);
+        Py_INCREF(data);
+        if (PyList_SetSlice(out, 0, 1, NULL) < 0) {
+            Py_DECREF(data);
+            return -1;
+        }
+        PyObject *stream = SLOT(protocol, F.p_transport);
+        Py_XINCREF(stream);
+        int rc = -1;
+        if (stream == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "_transport");
+        }
+        else {
+            PyObject *closing = PyObject_CallMethodNoArgs(stream, str_is_closing);
+            int is_closing = closing == NULL ? -1 : PyObject_IsTrue(closing);
+            Py_XDECREF(closing);
+            if (is_closing == 0) {
+                rc = call_method(stream, str_write, &data, 1);
+            }
+            else if (is_closing > 0) {
+                rc = 0;
+            }
+            Py_DECREF(stream);
+        }
+        Py_DECREF(data);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    else if (call_method(transport, str_flush, NULL, 0) < 0) {
+        return -1;
+    }
+    if (SLOT(session, F.s_write_paused) == Py_True && SLOT(session, F.s_open) == Py_True) {
+        return call_method(session, str_check_write_bound, NULL, 0);
+    }
+    return 0;
+}
+
+static int
+is_zero(PyObject *value)
+{
+    return value != NULL && PyLong_CheckExact(value) && _PyLong_Sign(value) == 0;
+}
+
+PyObject *
+ws_serve_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "serve_read(protocol, conn, session, data)");
+        return NULL;
+    }
+    PyObject *protocol = args[0], *conn = args[1], *session = args[2], *data = args[3];
+    /* Only the reads the Python path would handle exactly like this; otherwise nothing
+     * has happened yet and the caller takes the Python path. */
+    if (!F.ready || !PyBytes_CheckExact(data) || Py_TYPE(conn) != F.conn ||
+        Py_TYPE(session) != F.session || !PyObject_TypeCheck(protocol, F.protocol)) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *buf = SLOT(conn, F.c_buf);
+    PyObject *validate = SLOT(conn, F.c_validate);
+    if (buf == NULL || !PyByteArray_CheckExact(buf) || PyByteArray_GET_SIZE(buf) != 0 ||
+        SLOT(conn, F.c_close_received) != Py_False || SLOT(conn, F.c_error) != Py_None ||
+        SLOT(conn, F.c_in_frame) != Py_False || SLOT(conn, F.c_small_ok) != Py_True ||
+        !is_zero(SLOT(conn, F.c_msg_op)) || (validate != Py_True && validate != Py_False) ||
+        SLOT(session, F.s_task) != Py_None || SLOT(session, F.s_in_async) != Py_False ||
+        SLOT(session, F.s_handle_in) == NULL || SLOT(session, F.s_handle) == NULL ||
+        SLOT(session, F.s_time) == NULL) {
+        Py_RETURN_FALSE;
+    }
+    Py_INCREF(protocol);
+    Py_INCREF(conn);
+    Py_INCREF(session);
+    int rc = -1;
+    PyObject *events = NULL;
+    Py_ssize_t end = PyBytes_GET_SIZE(data);
+    if (add_to_slot(conn, F.c_bytes_in, end) < 0 || (events = PyList_New(0)) == NULL) {
+        goto done;
+    }
+    int bad_utf8 = 0;
+    Py_ssize_t pos = ws_parse_small_run((const unsigned char *)PyBytes_AS_STRING(data), 0, end,
+                                        events, validate == Py_True, &bad_utf8);
+    if (pos < 0) {
+        goto done;
+    }
+    if (pos != end) {
+        /* Not all small frames: the general parser takes the rest (receive_rest). */
+        PyObject *at = PyLong_FromSsize_t(bad_utf8 ? -1 - pos : pos);
+        if (at == NULL) {
+            goto done;
+        }
+        PyObject *rest = PyObject_CallMethodObjArgs(conn, str_receive_rest, data, events, at, NULL);
+        Py_DECREF(at);
+        if (rest == NULL) {
+            goto done;
+        }
+        Py_SETREF(events, rest);
+        if (!PyList_CheckExact(events)) {
+            PyErr_SetString(PyExc_TypeError, "receive_rest must return a list");
+            goto done;
+        }
+    }
+    if (PyList_GET_SIZE(events) > 0) {
+        if (feed(session, conn, events) < 0 || finish_entry(protocol, conn, session) < 0) {
+            goto done;
+        }
+    }
+    /* conn.large_payload_pending(): let the event loop read into our buffer instead. */
+    if (SLOT(conn, F.c_in_frame) == Py_True) {
+        PyObject *remaining = SLOT(conn, F.c_remaining);
+        Py_ssize_t left = remaining == NULL ? -1 : PyLong_AsSsize_t(remaining);
+        if (left == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+        if (left >= F.large_payload) {
+            PyObject *yes = Py_True;
+            if (call_method(protocol, str_read_large, &yes, 1) < 0) {
+                goto done;
+            }
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(events);
+    Py_DECREF(protocol);
+    Py_DECREF(conn);
+    Py_DECREF(session);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+}

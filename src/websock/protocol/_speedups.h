@@ -1,0 +1,35 @@
+/*
+ * Shared between the C files of websock.protocol._speedups (one extension module):
+ * _speedups.c (the protocol's hot loops, the module itself) and _serve.c (the built-in
+ * server's read path).
+ */
+#ifndef WEBSOCK_SPEEDUPS_H
+#define WEBSOCK_SPEEDUPS_H
+
+#include <Python.h>
+
+/* The event classes parse_small builds (setup(Text, Binary)) and their `data` slots. */
+extern PyTypeObject *ws_text_type;
+extern PyTypeObject *ws_binary_type;
+extern Py_ssize_t ws_text_offset;
+extern Py_ssize_t ws_binary_offset;
+
+/* parse_small's loop over s[pos:end]: Text/Binary events appended to `events`. Returns the
+ * offset after the last frame taken (with *bad_utf8 set when it stopped at a text frame
+ * that is not valid UTF-8 while `validate`), or -1 with an exception set. */
+Py_ssize_t ws_parse_small_run(const unsigned char *s, Py_ssize_t pos, Py_ssize_t end,
+                              PyObject *events, int validate, int *bad_utf8);
+
+/* The offset of `type`'s object slot `name` (a T_OBJECT_EX member descriptor), or -1
+ * with TypeError. */
+int ws_member_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset);
+
+/* _fieldinit.c */
+extern PyTypeObject ws_FieldInitType;
+PyObject *ws_field_init(PyObject *module, PyObject *args);
+
+/* _serve.c */
+PyObject *ws_setup_serve(PyObject *self, PyObject *args);
+PyObject *ws_serve_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+#endif
