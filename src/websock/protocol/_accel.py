@@ -74,11 +74,14 @@ serve_read: Callable[[Any, Any, Any, bytes], bool] = _pure.serve_read
 IMPLEMENTATION: Implementation = "python"
 
 
-def _field_inits(c: ModuleType) -> list[tuple[type, object, object]]:
-    """(class, Python __init__, C __init__) for the classes built once per message: the C
-    one (_fieldinit.c) stores positional fields, and hands every other call to the Python
-    one from results.py, its twin."""
-    inits: list[tuple[type, object, object]] = []
+#: Methods with a C version: (class, name, Python function, C version), swapped by use().
+_METHODS: Final[list[tuple[type, str, object, object]]] = []
+
+
+def _field_inits(c: ModuleType) -> None:
+    """The constructors of the classes built once per message, in C: the C one
+    (_fieldinit.c) stores positional fields, and hands every other call to the Python one
+    from results.py, its twin."""
     for cls in (Push, Ok, Text, Binary):
         fields = dataclasses.fields(cls)
         if hasattr(cls, "__post_init__") or any(
@@ -88,18 +91,28 @@ def _field_inits(c: ModuleType) -> list[tuple[type, object, object]]:
         python_init = vars(cls)["__init__"]
         names = tuple(f.name for f in fields)
         defaults = tuple(f.default for f in fields if f.default is not dataclasses.MISSING)
-        inits.append((cls, python_init, c.field_init(cls, python_init, names, defaults)))
-    return inits
+        c_init = c.field_init(cls, python_init, names, defaults)
+        _METHODS.append((cls, "__init__", python_init, c_init))
 
 
-_INITS: Final = [] if _c is None else _field_inits(_c)
+if _c is not None:
+    _field_inits(_c)
 
 
-def setup_serve(*classes: object) -> None:
-    """Give the C read path (``serve_read``) the classes it mirrors: called once by
-    server/_connection.py, whichever implementation is in use at the time."""
-    if _c is not None:
-        _c.setup_serve(*classes)
+def setup_serve(
+    protocol: type, conn: type, session: type, push: type, current: object, large_payload: int
+) -> None:
+    """Give the C read path (``serve_read``) the classes it mirrors, and give ``protocol``
+    a ``data_received`` that takes the common read there (_serve.c), with its own as the
+    fallback and twin. Called once by server/_connection.py."""
+    if _c is None:
+        return
+    _c.setup_serve(protocol, conn, session, push, current, large_payload)
+    python_read = vars(protocol)["data_received"]
+    c_read = _c.read_method(python_read)
+    _METHODS.append((protocol, "data_received", python_read, c_read))
+    if IMPLEMENTATION == "c":
+        type.__setattr__(protocol, "data_received", c_read)
 
 
 def available() -> tuple[Implementation, ...]:
@@ -116,8 +129,8 @@ def use(name: Implementation) -> Implementation:
     previous = IMPLEMENTATION
     for function in _FUNCTIONS:
         globals()[function] = getattr(source, function)
-    for cls, python_init, c_init in _INITS:
-        type.__setattr__(cls, "__init__", c_init if name == "c" else python_init)
+    for cls, method, python_version, c_version in _METHODS:
+        type.__setattr__(cls, method, c_version if name == "c" else python_version)
     IMPLEMENTATION = name
     return previous
 

@@ -4,6 +4,8 @@
  *
  *   setup_serve(HttpConnection, ServerConnection, Session, Push, current, large_payload)
  *   serve_read(protocol, conn, session, data) -> bool
+ *   read_method(data_received) -> ReadMethod      HttpConnection.data_received, with the
+ *                                                 common read taken to serve_read
  *
  * serve_read does exactly what HttpConnection.data_received does with a read on an
  * upgraded connection, in the same order and with the same effects:
@@ -39,7 +41,7 @@ static struct {
     PyObject *current; /* the ContextVar handlers read their connection from */
     Py_ssize_t large_payload;
     /* HttpConnection */
-    Py_ssize_t p_conn, p_transport;
+    Py_ssize_t p_conn, p_transport, p_session, p_lingering;
     /* ServerConnection */
     Py_ssize_t c_buf, c_client, c_deflate, c_in_frame, c_msg_op, c_out, c_remaining,
         c_small_ok, c_validate, c_bytes_in, c_bytes_out, c_close_received, c_close_sent,
@@ -148,7 +150,11 @@ ws_setup_serve(PyObject *self, PyObject *args)
     }
     F.ready = 0;
     const SlotName protocol_slots[] = {
-        {"_conn", &F.p_conn}, {"_transport", &F.p_transport}, {NULL, NULL}};
+        {"_conn", &F.p_conn},
+        {"_transport", &F.p_transport},
+        {"_session", &F.p_session},
+        {"_lingering", &F.p_lingering},
+        {NULL, NULL}};
     const SlotName conn_slots[] = {
         {"_buf", &F.c_buf},
         {"_client", &F.c_client},
@@ -484,20 +490,15 @@ is_zero(PyObject *value)
     return value != NULL && PyLong_CheckExact(value) && _PyLong_Sign(value) == 0;
 }
 
-PyObject *
-ws_serve_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* 1: the read was handled; 0: nothing was done, take the Python path; -1: an exception. */
+static int
+serve(PyObject *protocol, PyObject *conn, PyObject *session, PyObject *data)
 {
-    (void)self;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "serve_read(protocol, conn, session, data)");
-        return NULL;
-    }
-    PyObject *protocol = args[0], *conn = args[1], *session = args[2], *data = args[3];
     /* Only the reads the Python path would handle exactly like this; otherwise nothing
      * has happened yet and the caller takes the Python path. */
     if (!F.ready || !PyBytes_CheckExact(data) || Py_TYPE(conn) != F.conn ||
         Py_TYPE(session) != F.session || !PyObject_TypeCheck(protocol, F.protocol)) {
-        Py_RETURN_FALSE;
+        return 0;
     }
     PyObject *buf = SLOT(conn, F.c_buf);
     PyObject *validate = SLOT(conn, F.c_validate);
@@ -508,7 +509,7 @@ ws_serve_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         SLOT(session, F.s_task) != Py_None || SLOT(session, F.s_in_async) != Py_False ||
         SLOT(session, F.s_handle_in) == NULL || SLOT(session, F.s_handle) == NULL ||
         SLOT(session, F.s_time) == NULL) {
-        Py_RETURN_FALSE;
+        return 0;
     }
     Py_INCREF(protocol);
     Py_INCREF(conn);
@@ -567,8 +568,146 @@ done:
     Py_DECREF(protocol);
     Py_DECREF(conn);
     Py_DECREF(session);
+    return rc < 0 ? -1 : 1;
+}
+
+PyObject *
+ws_serve_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "serve_read(protocol, conn, session, data)");
+        return NULL;
+    }
+    int rc = serve(args[0], args[1], args[2], args[3]);
     if (rc < 0) {
         return NULL;
     }
-    Py_RETURN_TRUE;
+    return PyBool_FromLong(rc);
+}
+
+/* ---- ReadMethod: HttpConnection.data_received with its first lines in C ---------------------
+ *
+ *   read_method(fallback) -> ReadMethod
+ *
+ * The event loop calls protocol.data_received(data) once per read. As a method
+ * descriptor (bound like a function, no Python frame when called), this takes an upgraded
+ * connection's read straight to serve(); anything else, or a read serve() declines, goes
+ * to `fallback`, the Python data_received, unchanged.
+ */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *fallback;
+} ReadMethod;
+
+static PyObject *
+ReadMethod_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                      PyObject *kwnames)
+{
+    ReadMethod *self = (ReadMethod *)callable;
+    if (kwnames == NULL && PyVectorcall_NARGS(nargsf) == 2 && F.ready &&
+        PyObject_TypeCheck(args[0], F.protocol)) {
+        PyObject *protocol = args[0];
+        PyObject *conn = SLOT(protocol, F.p_conn);
+        PyObject *session = SLOT(protocol, F.p_session);
+        if (conn != NULL && conn != Py_None && session != NULL &&
+            SLOT(protocol, F.p_lingering) == Py_False) {
+            int rc = serve(protocol, conn, session, args[1]);
+            if (rc < 0) {
+                return NULL;
+            }
+            if (rc > 0) {
+                Py_RETURN_NONE;
+            }
+        }
+    }
+    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+}
+
+static PyObject *
+ReadMethod_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    if (obj == NULL || obj == Py_None) {
+        Py_INCREF(self);
+        return self;
+    }
+    return PyMethod_New(self, obj);
+}
+
+static int
+ReadMethod_traverse(ReadMethod *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->fallback);
+    return 0;
+}
+
+static int
+ReadMethod_clear(ReadMethod *self)
+{
+    Py_CLEAR(self->fallback);
+    return 0;
+}
+
+static void
+ReadMethod_dealloc(ReadMethod *self)
+{
+    PyObject_GC_UnTrack(self);
+    ReadMethod_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* __name__, __qualname__, __doc__...: the fallback's. */
+static PyObject *
+ReadMethod_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *value = PyObject_GenericGetAttr(self, name);
+    if (value != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        return value;
+    }
+    PyErr_Clear();
+    return PyObject_GetAttr(((ReadMethod *)self)->fallback, name);
+}
+
+static PyMemberDef ReadMethod_members[] = {
+    {"__wrapped__", T_OBJECT, offsetof(ReadMethod, fallback), READONLY,
+     "the Python data_received this takes the common reads from"},
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(ReadMethod, vectorcall), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyTypeObject ws_ReadMethodType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "websock.protocol._speedups.ReadMethod",
+    .tp_basicsize = sizeof(ReadMethod),
+    .tp_dealloc = (destructor)ReadMethod_dealloc,
+    .tp_vectorcall_offset = offsetof(ReadMethod, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_getattro = ReadMethod_getattro,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+                Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_traverse = (traverseproc)ReadMethod_traverse,
+    .tp_clear = (inquiry)ReadMethod_clear,
+    .tp_members = ReadMethod_members,
+    .tp_descr_get = ReadMethod_get,
+};
+
+PyObject *
+ws_read_method(PyObject *module, PyObject *fallback)
+{
+    (void)module;
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "read_method(fallback): a callable");
+        return NULL;
+    }
+    ReadMethod *self = PyObject_GC_New(ReadMethod, &ws_ReadMethodType);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->vectorcall = ReadMethod_vectorcall;
+    Py_INCREF(fallback);
+    self->fallback = fallback;
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
 }

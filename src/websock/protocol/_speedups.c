@@ -1181,6 +1181,9 @@ static PyMethodDef methods[] = {
     {"serve_read", (PyCFunction)(void (*)(void))ws_serve_read, METH_FASTCALL,
      "serve_read(protocol, conn, session, data) -> bool: a read on an upgraded connection "
      "handled as data_received's Python path would; False: nothing done, take that path."},
+    {"read_method", ws_read_method, METH_O,
+     "read_method(data_received) -> a data_received that takes the common read to "
+     "serve_read and every other call to the given one."},
     {"message_buffer", message_buffer, METH_O, "message_buffer(n): room for a message."},
     {"unmask_into", (PyCFunction)(void (*)(void))unmask_into, METH_FASTCALL,
      "unmask_into(buf, at, src, mask, offset): unmask src into buf at `at`."},
@@ -1201,6 +1204,7 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     if (PyType_Ready(&MessageBufferType) < 0 || PyType_Ready(&ws_FieldInitType) < 0 ||
+        PyType_Ready(&ws_ReadMethodType) < 0 ||
         init_head_parser() < 0) {
         return NULL;
     }
