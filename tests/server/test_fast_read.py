@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
+import websock
 from tests.implementations import implementation
 from tests.server.rawhttp import Raw
 from tests.server.server_apps import Probe
-from websock import Binary, Error, Normal, Ping, Pong, ProtocolError, Text
+from websock import Binary, Error, Normal, Ok, Ping, Pong, ProtocolError, Push, Text
 from websock.protocol.connection import ServerConnection
 from websock.protocol.events import CloseReceived, Event
 from websock.protocol.frames import encode_frame
@@ -256,3 +257,44 @@ async def test_the_c_path_takes_plain_reads_on_uvloop(
     assert await receive(raw, 2) == [Text("a"), Text("b")]
     c_path = implementation == "c" and "uvloop" in type(asyncio.get_running_loop()).__module__
     assert (calls == []) == c_path
+
+
+class ClosesTheServer(websock.Handler):
+    """Shuts the server down from inside handle_in, then asks to echo."""
+
+    def __init__(self) -> None:
+        self.server: Server | None = None
+
+    def init(self, arg: Any) -> Ok:
+        return Ok(None)
+
+    def handle_in(self, message: Any, state: Any) -> Push:
+        assert self.server is not None
+        self.server.close()  # our close frame goes out now: nothing may follow it
+        return Push(message, state)
+
+    def handle_info(self, message: Any, state: Any) -> Ok:
+        return Ok(state)
+
+
+async def test_push_after_the_session_closed_inside_handle_in_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler = ClosesTheServer()
+
+    async def app(request: websock.Request) -> websock.Upgrade:
+        return websock.upgrade(request, handler, None)
+
+    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
+        handler.server = server
+        raw = await Raw.connect(server.port)
+        try:
+            await raw.upgrade("/")
+            raw.send(text("x"))
+            events = await until_closed(raw)
+        finally:
+            await raw.aclose()
+        await server.shutdown(timeout=TIMEOUT)
+    assert len(events) == 1 and isinstance(events[0], CloseReceived)
+    assert events[0].code == 1001
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []

@@ -343,8 +343,10 @@ deliver(PyObject *session, PyObject *conn, PyObject *handle_in, PyObject *event)
         else if (message != NULL && Py_TYPE(message) == ws_binary_type) {
             message = SLOT(message, ws_binary_offset);
         }
-        if (message != NULL && (PyUnicode_CheckExact(message) || PyBytes_CheckExact(message))) {
-            /* Push(message): its data goes out as is. */
+        if (message != NULL && (PyUnicode_CheckExact(message) || PyBytes_CheckExact(message)) &&
+            SLOT(session, F.s_open) == Py_True) {
+            /* Push(message): its data goes out as is. (Unless handle_in ended the session:
+             * _apply keeps the state and sends nothing after our close frame.) */
             PyObject *new_state = SLOT(result, F.push_state);
             Py_XINCREF(new_state);
             Py_INCREF(message);

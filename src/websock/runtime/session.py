@@ -292,7 +292,10 @@ class Session:
                             # Push(message), e.g. an echo: its data goes out as is.
                             frames = frames.data
                             frames_kind = type(frames)
-                        if frames_kind is str or frames_kind is bytes:
+                        # Still open: handle_in may have ended the session (e.g. a server
+                        # shutdown), and nothing may follow our close frame (RFC 6455
+                        # §5.5.1); _apply then keeps the state and sends nothing.
+                        if (frames_kind is str or frames_kind is bytes) and self._open:
                             self._state = result.state
                             self._sink.send_frames((frames,))
                             self._frames_out += 1
