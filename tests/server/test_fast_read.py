@@ -298,3 +298,38 @@ async def test_push_after_the_session_closed_inside_handle_in_is_dropped(
     assert len(events) == 1 and isinstance(events[0], CloseReceived)
     assert events[0].code == 1001
     assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+class AsyncSteps(websock.Handler):
+    """An async handle_in: "sleep" suspends before echoing, "raise" raises, anything else
+    is echoed without suspending."""
+
+    def init(self, arg: Any) -> Ok:
+        return Ok(0)
+
+    async def handle_in(self, message: Any, count: int) -> Push:
+        if message == Text("sleep"):
+            await asyncio.sleep(0)
+        elif message == Text("raise"):
+            raise RuntimeError("async handler asked to raise")
+        return Push(message, count + 1)
+
+    def handle_info(self, message: Any, count: int) -> Ok:
+        return Ok(count)
+
+
+async def test_async_handle_in_suspending_raising_and_not_suspending_in_one_read() -> None:
+    async def app(request: websock.Request) -> websock.Upgrade:
+        return websock.upgrade(request, AsyncSteps(), None)
+
+    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
+        raw = await Raw.connect(server.port)
+        try:
+            await raw.upgrade("/")
+            raw.send(text("a") + text("sleep") + text("b") + text("raise") + text("c"))
+            events = await until_closed(raw)
+        finally:
+            await raw.aclose()
+    assert events[:3] == [Text("a"), Text("sleep"), Text("b")]
+    assert isinstance(events[3], CloseReceived) and events[3].code == 1011
+    assert len(events) == 4

@@ -15,14 +15,16 @@
  *     if a large payload is pending: protocol._read_large(True)
  *
  * but with no Python frame of its own: per message, the only Python that runs is the
- * handler's handle_in. It returns False, having done nothing at all, when the read is not
- * one it mirrors (the connection mid-message or with buffered input, compression, an async
- * callback in flight or async callbacks, exact types other than the classes given to
- * setup_serve); the caller then takes the Python path. Everything uncommon inside a read
- * it takes (a control frame, a partial frame, invalid UTF-8, a result other than
- * Push(one message), a handler that raises, a large payload) is handed to the same Python
- * methods the Python path calls, at the same point. The Python path is the twin: the
- * server tests run both (tests/server/test_fast_read.py).
+ * handler's handle_in (an async one has its first step run here, as Session._call does,
+ * and is handed to a task only if it suspends). It returns False, having done nothing at
+ * all, when the read is not one it mirrors (the connection mid-message or with buffered
+ * input, an async callback in flight, exact types other than the classes given to
+ * setup_serve); the caller then takes the Python path. Everything uncommon inside
+ * a read it takes (a control frame, a partial frame, a compressed frame, invalid UTF-8, a
+ * result other than Push(one message), a handler that raises or suspends, a large payload,
+ * compression on the way out) is handed to the
+ * same Python methods the Python path calls, at the same point. The Python path is the
+ * twin: the server tests run both (tests/implementations.py, tests/server/test_fast_read.py).
  *
  * The objects are read through their slots' offsets (taken from the classes' member
  * descriptors by setup_serve, which refuses classes whose slots are missing), and only
@@ -47,7 +49,7 @@ static struct {
         c_small_ok, c_validate, c_bytes_in, c_bytes_out, c_close_received, c_close_sent,
         c_error, c_frames_out;
     /* Session */
-    Py_ssize_t s_last_in, s_time, s_frames_in, s_task, s_handle, s_in_async, s_open,
+    Py_ssize_t s_last_in, s_time, s_frames_in, s_task, s_handle, s_in_async, s_suspended, s_open,
         s_messages_in, s_handle_in, s_state, s_sink, s_frames_out, s_messages_out,
         s_transport_closed, s_transport, s_write_paused;
     /* Push */
@@ -180,6 +182,7 @@ ws_setup_serve(PyObject *self, PyObject *args)
         {"_task", &F.s_task},
         {"handle", &F.s_handle},
         {"_in_async", &F.s_in_async},
+        {"_suspended", &F.s_suspended},
         {"_open", &F.s_open},
         {"_messages_in", &F.s_messages_in},
         {"_handle_in", &F.s_handle_in},
@@ -312,9 +315,12 @@ send_message(PyObject *conn, PyObject *sink, PyObject *message)
     return rc;
 }
 
-/* One Text/Binary event through handle_in on the session's fast path (Session.feed). */
+/* One Text/Binary event through handle_in: Session.feed's fast path for a sync handle_in;
+ * Session._call's for an async one, whose first step runs here (coroutine.send(None)).
+ * Returns 0, or 1 if that coroutine suspended (session._suspended is set, as _call sets
+ * it), or -1 with an exception. */
 static int
-deliver(PyObject *session, PyObject *conn, PyObject *handle_in, PyObject *event)
+deliver(PyObject *session, PyObject *conn, PyObject *handle_in, PyObject *event, int is_async)
 {
     if (add_to_slot(session, F.s_messages_in, 1) < 0) {
         return -1;
@@ -328,6 +334,23 @@ deliver(PyObject *session, PyObject *conn, PyObject *handle_in, PyObject *event)
     Py_INCREF(state);
     PyObject *result = PyObject_Vectorcall(handle_in, args, 2, NULL);
     Py_DECREF(state);
+    if (result != NULL && is_async) {
+        PyObject *value;
+        PySendResult sent = PyIter_Send(result, Py_None, &value);
+        if (sent == PYGEN_RETURN) {
+            Py_SETREF(result, value);
+        }
+        else if (sent == PYGEN_NEXT) {
+            /* It awaits something: a task finishes it (Session._start_task). */
+            return set_slot(session, F.s_suspended,
+                            Py_BuildValue("(NNO)", result, value, str_handle_in)) < 0
+                       ? -1
+                       : 1;
+        }
+        else {
+            Py_CLEAR(result);
+        }
+    }
     if (result == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_Exception)) {
             return -1; /* BaseException (e.g. KeyboardInterrupt) is not the handler's */
@@ -389,14 +412,25 @@ feed(PyObject *session, PyObject *conn, PyObject *events)
     int rc = 0;
     PyObject *handle_in = SLOT(session, F.s_handle_in);
     Py_INCREF(handle_in);
-    int fast = SLOT(session, F.s_in_async) == Py_False;
+    int is_async = SLOT(session, F.s_in_async) == Py_True;
     for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
         PyObject *event = PyList_GET_ITEM(events, i);
         PyTypeObject *kind = Py_TYPE(event);
         Py_INCREF(event);
-        if (fast && (kind == ws_text_type || kind == ws_binary_type) &&
+        if ((kind == ws_text_type || kind == ws_binary_type) &&
             SLOT(session, F.s_open) == Py_True) {
-            rc = deliver(session, conn, handle_in, event);
+            rc = deliver(session, conn, handle_in, event, is_async);
+            if (rc == 1) {
+                /* As feed does when _event() returns False: the rest waits for the task. */
+                PyObject *rest = PyList_GetSlice(events, i + 1, n);
+                rc = rest == NULL || call_method(session, str_defer, &rest, 1) < 0 ||
+                             call_method(session, str_start_task, NULL, 0) < 0
+                         ? -1
+                         : 0;
+                Py_XDECREF(rest);
+                Py_DECREF(event);
+                break;
+            }
         }
         else {
             PyObject *taken = PyObject_CallMethodOneArg(session, str_event, event);
@@ -508,7 +542,8 @@ serve(PyObject *protocol, PyObject *conn, PyObject *session, PyObject *data)
         SLOT(conn, F.c_close_received) != Py_False || SLOT(conn, F.c_error) != Py_None ||
         SLOT(conn, F.c_in_frame) != Py_False || SLOT(conn, F.c_small_ok) != Py_True ||
         !is_zero(SLOT(conn, F.c_msg_op)) || (validate != Py_True && validate != Py_False) ||
-        SLOT(session, F.s_task) != Py_None || SLOT(session, F.s_in_async) != Py_False ||
+        SLOT(session, F.s_task) != Py_None ||
+        (SLOT(session, F.s_in_async) != Py_False && SLOT(session, F.s_in_async) != Py_True) ||
         SLOT(session, F.s_handle_in) == NULL || SLOT(session, F.s_handle) == NULL ||
         SLOT(session, F.s_time) == NULL) {
         return 0;
