@@ -333,3 +333,48 @@ async def test_async_handle_in_suspending_raising_and_not_suspending_in_one_read
     assert events[:3] == [Text("a"), Text("sleep"), Text("b")]
     assert isinstance(events[3], CloseReceived) and events[3].code == 1011
     assert len(events) == 4
+
+
+class PushesLoneSurrogates(websock.Handler):
+    """ "one" pushes a str UTF-8 cannot encode, "list" a good one then such a str, "info"
+    asks its own handle_info to push one; anything else is echoed."""
+
+    def init(self, arg: Any) -> Ok:
+        return Ok(None)
+
+    def handle_in(self, message: Any, state: Any) -> Push | Ok:
+        match message:
+            case Text("one"):
+                return Push("\ud800", state)
+            case Text("list"):
+                return Push(["fine", "bad \udfff"], state)
+            case Text("info"):
+                websock.connection().send("go")
+                return Ok(state)
+        return Push(message, state)
+
+    def handle_info(self, message: Any, state: Any) -> Push:
+        return Push(Text("\ud800 from handle_info"), state)
+
+
+@pytest.mark.parametrize("command", ["one", "list", "info"])
+async def test_a_str_with_a_lone_surrogate_is_a_handler_error(
+    command: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def app(request: websock.Request) -> websock.Upgrade:
+        return websock.upgrade(request, PushesLoneSurrogates(), None)
+
+    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
+        raw = await Raw.connect(server.port)
+        try:
+            await raw.upgrade("/")
+            raw.send(text("echo") + text(command) + text("after"))
+            events = await until_closed(raw)
+        finally:
+            await raw.aclose()
+    # Nothing of the bad result goes out (not even "fine"): a 1011 close, a clear log line.
+    # (handle_info runs after the read, so "after" is echoed first there.)
+    assert events[:-1] == ([Text("echo"), Text("after")] if command == "info" else [Text("echo")])
+    assert isinstance(events[-1], CloseReceived) and events[-1].code == 1011
+    assert any("lone surrogate" in r.getMessage() for r in caplog.records)
+    assert not any("Fatal error" in r.getMessage() for r in caplog.records)

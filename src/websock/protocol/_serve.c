@@ -58,7 +58,7 @@ static struct {
 
 static PyObject *str_receive_rest, *str_read_large, *str_defer, *str_start_task, *str_event,
     *str_apply, *str_fail, *str_handle_in, *str_send_frames, *str_flush, *str_is_closing,
-    *str_write, *str_check_write_bound;
+    *str_write, *str_check_write_bound, *str_not_utf8;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -127,6 +127,7 @@ intern_names(void)
         {&str_is_closing, "is_closing"},
         {&str_write, "write"},
         {&str_check_write_bound, "_check_write_bound"},
+        {&str_not_utf8, "_not_utf8"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (*names[i].target == NULL) {
@@ -376,6 +377,15 @@ deliver(PyObject *session, PyObject *conn, PyObject *handle_in, PyObject *event,
             rc = set_slot(session, F.s_state, new_state);
             if (rc == 0) {
                 rc = send_message(conn, SLOT(session, F.s_sink), message);
+                if (rc < 0 && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+                    /* A str with a lone surrogate: a handler error (1011), as feed does. */
+                    PyErr_Clear();
+                    PyObject *bad_args[2] = {str_handle_in, message};
+                    rc = call_method(session, str_not_utf8, bad_args, 2);
+                    Py_DECREF(message);
+                    Py_DECREF(result);
+                    return rc;
+                }
             }
             Py_DECREF(message);
             if (rc == 0 && add_to_slot(session, F.s_frames_out, 1) == 0 &&

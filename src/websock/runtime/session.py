@@ -53,6 +53,21 @@ __all__ = ["Clock", "Session", "SessionStats", "TimerHandle"]
 logger: Final = logging.getLogger("websock")
 
 
+def _not_utf8_message(text: object) -> str:
+    return (
+        f"cannot push {text!r:.60}: a text frame must be valid UTF-8 (RFC 6455 §5.6), "
+        "and this str has a lone surrogate"
+    )
+
+
+def _check_utf8(text: str) -> None:
+    """HandlerError for a str with lone surrogates, which no UTF-8 can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HandlerError(_not_utf8_message(text)) from None
+
+
 class TimerHandle(Protocol):
     def cancel(self) -> None: ...
 
@@ -297,7 +312,11 @@ class Session:
                         # §5.5.1); _apply then keeps the state and sends nothing.
                         if (frames_kind is str or frames_kind is bytes) and self._open:
                             self._state = result.state
-                            self._sink.send_frames((frames,))
+                            try:
+                                self._sink.send_frames((frames,))
+                            except UnicodeEncodeError:
+                                self._not_utf8("handle_in", frames)
+                                continue
                             self._frames_out += 1
                             self._messages_out += 1
                             continue
@@ -558,7 +577,10 @@ class Session:
             out = self._frames(frames)
             if not out:
                 return
-        self._sink.send_frames(out)
+        try:
+            self._sink.send_frames(out)
+        except UnicodeEncodeError as error:
+            raise HandlerError(_not_utf8_message(error.object)) from None
         self._frames_out += len(out)
         self._messages_out += len(out)
 
@@ -575,7 +597,10 @@ class Session:
         out: list[OutFrame] = []
         for frame in frames:
             kind = type(frame)
-            if kind is str or kind is bytes:
+            if kind is str and not frame.isascii():
+                _check_utf8(frame)  # before any frame goes out (isascii() is O(1))
+                out.append(frame)
+            elif kind is str or kind is bytes:
                 out.append(frame)
             elif kind is Text or kind is Binary:
                 out.append(frame.data)
@@ -585,6 +610,7 @@ class Session:
                 else:
                     self._controls_dropped += 1
             elif isinstance(frame, str):
+                _check_utf8(frame)
                 out.append(str(frame))
             elif isinstance(frame, bytes | bytearray | memoryview):
                 out.append(frame)
@@ -595,6 +621,11 @@ class Session:
                     f"cannot push {frame!r}: frames are Text, Binary, Ping, Pong, str or bytes-like"
                 )
         return out
+
+    def _not_utf8(self, name: str, text: str) -> None:
+        """``name`` pushed a str that UTF-8 cannot encode: a handler error (1011), not a
+        crash of the read (called by feed's fast path and the C read path)."""
+        self._bad(name, HandlerError(_not_utf8_message(text)))
 
     def _fail(self, name: str, exc: Exception) -> None:
         logger.error(
