@@ -208,6 +208,11 @@ class Bridge:
         for frame in frames:
             kind = type(frame)
             if kind is str or kind is bytes:  # the hot path: a message
+                if kind is str and not frame.isascii():  # type: ignore[union-attr]
+                    # Raises UnicodeEncodeError now for a lone surrogate, as the built-in
+                    # server's encoder does, so the session ends the connection with 1011;
+                    # the host would encode it later, where it can only drop the connection.
+                    frame.encode("utf-8")  # type: ignore[union-attr]
                 self._buffered += len(frame)  # type: ignore[arg-type]
                 self._queue.append(frame)
             else:

@@ -110,6 +110,8 @@ class ContractHandler(Handler):
                 raise ValueError("handle_in failed on purpose")
             case "bad_result":
                 return "not a result"
+            case "lone_surrogate":
+                return Push("\ud800", state)  # no UTF-8 can carry it: a handler error
             case "info_task":
                 handle = _connection()
 

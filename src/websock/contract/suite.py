@@ -141,6 +141,7 @@ async def test_push_sequence(contract: Contract) -> None:
         ("stop_frames", ["last words", b"\xff"], 1000, None, "Normal"),
         ("raise", [], 1011, None, "Error"),
         ("bad_result", [], 1011, None, "Error"),
+        ("lone_surrogate", [], 1011, None, "Error"),
     ],
 )
 async def test_stop_and_errors(
