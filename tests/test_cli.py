@@ -308,6 +308,19 @@ async def test_ctrl_c_on_workers_drains_gracefully(cli: list[Cli]) -> None:
     assert "received again" not in "\n".join(server.lines)
 
 
+async def test_a_worker_whose_supervisor_died_while_it_started_stops(cli: list[Cli]) -> None:
+    # The supervisor's pid in the environment is not this process's parent: the supervisor
+    # died (and the worker was reparented) before the worker began to watch it.
+    gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    async with asyncio.timeout(TIMEOUT):
+        await gone.wait()
+    worker = await start(
+        cli, "serve", APP, "--port", "0", env={"WEBSOCK_SUPERVISOR_PID": str(gone.pid)}
+    )
+    assert await worker.exit_status() == 0
+    assert f"supervisor (pid {gone.pid}) is gone" in "\n".join(worker.lines)
+
+
 async def test_workers_stop_when_their_supervisor_dies(cli: list[Cli]) -> None:
     server = await start(cli, "serve", APP, "--port", "0", "--workers", "2")
     matches = await server.wait_for(_SERVING, 2)

@@ -75,6 +75,9 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
     # before start() returns to us.
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    # Set by a --workers supervisor for its own children only: taken out of the
+    # environment so that processes the app starts are never mistaken for workers.
+    supervisor = os.environ.pop(SUPERVISOR_ENV, None)
     try:
         await server.start()
         started = True
@@ -83,8 +86,7 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
         if signals:
             logger.info("signal received while starting: shutting down gracefully")
             server.close()
-        supervisor = os.environ.get(SUPERVISOR_ENV)
-        if supervisor is not None and supervisor == str(os.getppid()):
+        if supervisor is not None:
             _watch_supervisor(loop, server, int(supervisor))
         if os.environ.get("WEBSOCK_GC_FREEZE", "1") != "0":
             # Everything alive now (modules, the app, the loop) lives as long as the process:
@@ -105,7 +107,9 @@ async def _serve(app: App, banner: str | None, options: dict[str, Any]) -> None:
 
 def _watch_supervisor(loop: asyncio.AbstractEventLoop, server: Server, pid: int) -> None:
     """A ``--workers`` worker shuts down gracefully if its supervisor dies (SIGKILL, OOM):
-    it was reparented, so ``getppid()`` changed. Checked once a second."""
+    it was reparented, so ``getppid()`` changed. Checked now, since the supervisor may
+    have died while this worker was starting (it would never be checked otherwise), then
+    once a second."""
 
     def check() -> None:
         if os.getppid() != pid:
@@ -114,4 +118,4 @@ def _watch_supervisor(loop: asyncio.AbstractEventLoop, server: Server, pid: int)
         else:
             loop.call_later(1.0, check)
 
-    loop.call_later(1.0, check)
+    check()
