@@ -378,3 +378,35 @@ async def test_a_str_with_a_lone_surrogate_is_a_handler_error(
     assert isinstance(events[-1], CloseReceived) and events[-1].code == 1011
     assert any("lone surrogate" in r.getMessage() for r in caplog.records)
     assert not any("Fatal error" in r.getMessage() for r in caplog.records)
+
+
+class PushesLists(websock.Handler):
+    """Echoes each message as a one-element list or tuple, alternately, counting."""
+
+    def init(self, arg: Any) -> Ok:
+        return Ok(0)
+
+    def handle_in(self, message: Any, count: int) -> Push:
+        if count % 2:
+            return Push((message,), count + 1)
+        return Push([message.data if count % 4 == 0 else message], count + 1)
+
+    def handle_info(self, message: Any, count: int) -> Ok:
+        return Ok(count)
+
+
+async def test_a_one_element_list_or_tuple_is_a_message() -> None:
+    async def app(request: websock.Request) -> websock.Upgrade:
+        return websock.upgrade(request, PushesLists(), None)
+
+    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
+        raw = await Raw.connect(server.port)
+        try:
+            await raw.upgrade("/")
+            raw.send(text("a") + masked(0x2, b"b") + text("c") + text("d" * 200) + text("é"))
+            events = await receive(raw, 5)
+            stats = session_stats(server)
+        finally:
+            await raw.aclose()
+    assert events == [Text("a"), Binary(b"b"), Text("c"), Text("d" * 200), Text("é")]
+    assert (stats.messages_out, stats.frames_out) == (5, 5)

@@ -361,6 +361,11 @@ deliver(PyObject *session, PyObject *conn, PyObject *handle_in, PyObject *event,
     int rc;
     if (Py_TYPE(result) == F.push) {
         PyObject *message = SLOT(result, F.push_frames);
+        if (message != NULL && (PyList_CheckExact(message) || PyTuple_CheckExact(message)) &&
+            PySequence_Fast_GET_SIZE(message) == 1) {
+            /* Push([message]) means Push(message). */
+            message = PySequence_Fast_GET_ITEM(message, 0);
+        }
         if (message != NULL && Py_TYPE(message) == ws_text_type) {
             message = SLOT(message, ws_text_offset);
         }

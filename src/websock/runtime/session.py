@@ -303,6 +303,9 @@ class Session:
                     if type(result) is Push:
                         frames: Any = result.frames
                         frames_kind = type(frames)
+                        if (frames_kind is list or frames_kind is tuple) and len(frames) == 1:
+                            frames = frames[0]  # Push([message]) means Push(message)
+                            frames_kind = type(frames)
                         if frames_kind is Text or frames_kind is Binary:
                             # Push(message), e.g. an echo: its data goes out as is.
                             frames = frames.data
