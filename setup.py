@@ -19,6 +19,7 @@ if os.environ.get("WEBSOCK_NO_EXTENSIONS") != "1":
             "websock.protocol._speedups",
             [
                 "src/websock/protocol/_speedups.c",
+                "src/websock/protocol/_method.c",
                 "src/websock/protocol/_fieldinit.c",
                 "src/websock/protocol/_serve.c",
             ],

@@ -9,9 +9,8 @@
  * `defaults` when not given, which is all a frozen slotted dataclass's generated
  * __init__ does when the class has no __post_init__. Every other call (keywords, a wrong
  * number of arguments, a subclass) goes to `fallback`, the Python __init__ it mirrors,
- * so errors and edge cases are that function's own. Python binds it like a function:
- * the type is a method descriptor, so type.__call__ calls it with no bound method made.
- * inspect sees the fallback (``__wrapped__``): the same signature.
+ * so errors and edge cases are that function's own. It binds like a function, and inspect
+ * sees the fallback, so the signature is the same (_method.c).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,10 +21,8 @@
 #define FIELD_MAX 4
 
 typedef struct {
-    PyObject_HEAD
-    vectorcallfunc vectorcall;
+    WsMethod base; /* vectorcall, fallback (_method.c) */
     PyTypeObject *owner;
-    PyObject *fallback;
     Py_ssize_t nfields;
     Py_ssize_t nrequired;
     Py_ssize_t offsets[FIELD_MAX];
@@ -48,25 +45,14 @@ FieldInit_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
         }
         Py_RETURN_NONE;
     }
-    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
-}
-
-static PyObject *
-FieldInit_get(PyObject *self, PyObject *obj, PyObject *type)
-{
-    (void)type;
-    if (obj == NULL || obj == Py_None) {
-        Py_INCREF(self);
-        return self;
-    }
-    return PyMethod_New(self, obj);
+    return PyObject_Vectorcall(self->base.fallback, args, nargsf, kwnames);
 }
 
 static int
 FieldInit_traverse(FieldInit *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->owner);
-    Py_VISIT(self->fallback);
+    Py_VISIT(self->base.fallback);
     for (Py_ssize_t i = 0; i < self->nfields; i++) {
         Py_VISIT(self->defaults[i]);
     }
@@ -77,38 +63,11 @@ static int
 FieldInit_clear(FieldInit *self)
 {
     Py_CLEAR(self->owner);
-    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->base.fallback);
     for (Py_ssize_t i = 0; i < FIELD_MAX; i++) {
         Py_CLEAR(self->defaults[i]);
     }
     return 0;
-}
-
-static void
-FieldInit_dealloc(FieldInit *self)
-{
-    PyObject_GC_UnTrack(self);
-    FieldInit_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* __name__, __qualname__, __doc__, __module__...: the fallback's. */
-static PyObject *
-FieldInit_getattro(PyObject *self, PyObject *name)
-{
-    PyObject *value = PyObject_GenericGetAttr(self, name);
-    if (value != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) {
-        return value;
-    }
-    PyErr_Clear();
-    return PyObject_GetAttr(((FieldInit *)self)->fallback, name);
-}
-
-static PyObject *
-FieldInit_doc(FieldInit *self, void *closure)
-{
-    (void)closure;
-    return PyObject_GetAttrString(self->fallback, "__doc__");
 }
 
 static PyObject *
@@ -117,34 +76,21 @@ FieldInit_repr(FieldInit *self)
     return PyUnicode_FromFormat("<websock field __init__ of %s>", self->owner->tp_name);
 }
 
-static PyMemberDef FieldInit_members[] = {
-    {"__wrapped__", T_OBJECT, offsetof(FieldInit, fallback), READONLY,
-     "the Python __init__ this mirrors"},
-    {"__vectorcalloffset__", T_PYSSIZET, offsetof(FieldInit, vectorcall), READONLY, NULL},
-    {NULL, 0, 0, 0, NULL},
-};
-
-static PyGetSetDef FieldInit_getset[] = {
-    {"__doc__", (getter)FieldInit_doc, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
 PyTypeObject ws_FieldInitType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "websock.protocol._speedups.FieldInit",
     .tp_basicsize = sizeof(FieldInit),
-    .tp_dealloc = (destructor)FieldInit_dealloc,
-    .tp_vectorcall_offset = offsetof(FieldInit, vectorcall),
+    .tp_dealloc = ws_method_dealloc,
+    .tp_vectorcall_offset = offsetof(WsMethod, vectorcall),
     .tp_call = PyVectorcall_Call,
     .tp_repr = (reprfunc)FieldInit_repr,
-    .tp_getattro = FieldInit_getattro,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
-                Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_getattro = ws_method_getattro,
+    .tp_flags = WS_METHOD_FLAGS,
     .tp_traverse = (traverseproc)FieldInit_traverse,
     .tp_clear = (inquiry)FieldInit_clear,
-    .tp_members = FieldInit_members,
-    .tp_getset = FieldInit_getset,
-    .tp_descr_get = FieldInit_get,
+    .tp_members = ws_method_members,
+    .tp_getset = ws_method_getset,
+    .tp_descr_get = ws_method_get,
 };
 
 PyObject *
@@ -165,13 +111,13 @@ ws_field_init(PyObject *module, PyObject *args)
     if (self == NULL) {
         return NULL;
     }
-    self->vectorcall = FieldInit_vectorcall;
+    self->base.vectorcall = FieldInit_vectorcall;
     self->nfields = nfields;
     self->nrequired = nfields - ndefaults;
     Py_INCREF(owner);
     self->owner = (PyTypeObject *)owner;
     Py_INCREF(fallback);
-    self->fallback = fallback;
+    self->base.fallback = fallback;
     for (Py_ssize_t i = 0; i < FIELD_MAX; i++) {
         self->defaults[i] = NULL;
     }

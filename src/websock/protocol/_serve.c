@@ -647,17 +647,12 @@ ws_serve_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  * connection's read straight to serve(); anything else, or a read serve() declines, goes
  * to `fallback`, the Python data_received, unchanged.
  */
-typedef struct {
-    PyObject_HEAD
-    vectorcallfunc vectorcall;
-    PyObject *fallback;
-} ReadMethod;
 
 static PyObject *
 ReadMethod_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                       PyObject *kwnames)
 {
-    ReadMethod *self = (ReadMethod *)callable;
+    WsMethod *self = (WsMethod *)callable;
     if (kwnames == NULL && PyVectorcall_NARGS(nargsf) == 2 && F.ready &&
         PyObject_TypeCheck(args[0], F.protocol)) {
         PyObject *protocol = args[0];
@@ -677,72 +672,20 @@ ReadMethod_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
     return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
 }
 
-static PyObject *
-ReadMethod_get(PyObject *self, PyObject *obj, PyObject *type)
-{
-    (void)type;
-    if (obj == NULL || obj == Py_None) {
-        Py_INCREF(self);
-        return self;
-    }
-    return PyMethod_New(self, obj);
-}
-
-static int
-ReadMethod_traverse(ReadMethod *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->fallback);
-    return 0;
-}
-
-static int
-ReadMethod_clear(ReadMethod *self)
-{
-    Py_CLEAR(self->fallback);
-    return 0;
-}
-
-static void
-ReadMethod_dealloc(ReadMethod *self)
-{
-    PyObject_GC_UnTrack(self);
-    ReadMethod_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* __name__, __qualname__, __doc__...: the fallback's. */
-static PyObject *
-ReadMethod_getattro(PyObject *self, PyObject *name)
-{
-    PyObject *value = PyObject_GenericGetAttr(self, name);
-    if (value != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) {
-        return value;
-    }
-    PyErr_Clear();
-    return PyObject_GetAttr(((ReadMethod *)self)->fallback, name);
-}
-
-static PyMemberDef ReadMethod_members[] = {
-    {"__wrapped__", T_OBJECT, offsetof(ReadMethod, fallback), READONLY,
-     "the Python data_received this takes the common reads from"},
-    {"__vectorcalloffset__", T_PYSSIZET, offsetof(ReadMethod, vectorcall), READONLY, NULL},
-    {NULL, 0, 0, 0, NULL},
-};
-
 PyTypeObject ws_ReadMethodType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "websock.protocol._speedups.ReadMethod",
-    .tp_basicsize = sizeof(ReadMethod),
-    .tp_dealloc = (destructor)ReadMethod_dealloc,
-    .tp_vectorcall_offset = offsetof(ReadMethod, vectorcall),
+    .tp_basicsize = sizeof(WsMethod),
+    .tp_dealloc = ws_method_dealloc,
+    .tp_vectorcall_offset = offsetof(WsMethod, vectorcall),
     .tp_call = PyVectorcall_Call,
-    .tp_getattro = ReadMethod_getattro,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
-                Py_TPFLAGS_METHOD_DESCRIPTOR,
-    .tp_traverse = (traverseproc)ReadMethod_traverse,
-    .tp_clear = (inquiry)ReadMethod_clear,
-    .tp_members = ReadMethod_members,
-    .tp_descr_get = ReadMethod_get,
+    .tp_getattro = ws_method_getattro,
+    .tp_flags = WS_METHOD_FLAGS,
+    .tp_traverse = ws_method_traverse,
+    .tp_clear = ws_method_clear,
+    .tp_members = ws_method_members,
+    .tp_getset = ws_method_getset,
+    .tp_descr_get = ws_method_get,
 };
 
 PyObject *
@@ -753,7 +696,7 @@ ws_read_method(PyObject *module, PyObject *fallback)
         PyErr_SetString(PyExc_TypeError, "read_method(fallback): a callable");
         return NULL;
     }
-    ReadMethod *self = PyObject_GC_New(ReadMethod, &ws_ReadMethodType);
+    WsMethod *self = PyObject_GC_New(WsMethod, &ws_ReadMethodType);
     if (self == NULL) {
         return NULL;
     }
