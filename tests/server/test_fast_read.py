@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -80,6 +81,22 @@ async def opened(server: Server, raw_connect: RawConnect, path: str = "/probe") 
     raw = await raw_connect(server.port)
     await raw.upgrade(path)
     return raw
+
+
+@asynccontextmanager
+async def serving(handler: websock.Handler) -> AsyncIterator[tuple[Server, Raw]]:
+    """A server of its own for ``handler`` on every path, and one upgraded raw client."""
+
+    async def app(request: websock.Request) -> websock.Upgrade:
+        return websock.upgrade(request, handler, None)
+
+    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
+        raw = await Raw.connect(server.port)
+        try:
+            await raw.upgrade("/")
+            yield server, raw
+        finally:
+            await raw.aclose()
 
 
 async def test_many_messages_in_one_read(server: Server, raw_connect: RawConnect) -> None:
@@ -282,18 +299,10 @@ async def test_push_after_the_session_closed_inside_handle_in_is_dropped(
 ) -> None:
     handler = ClosesTheServer()
 
-    async def app(request: websock.Request) -> websock.Upgrade:
-        return websock.upgrade(request, handler, None)
-
-    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
+    async with serving(handler) as (server, raw):
         handler.server = server
-        raw = await Raw.connect(server.port)
-        try:
-            await raw.upgrade("/")
-            raw.send(text("x"))
-            events = await until_closed(raw)
-        finally:
-            await raw.aclose()
+        raw.send(text("x"))
+        events = await until_closed(raw)
         await server.shutdown(timeout=TIMEOUT)
     assert len(events) == 1 and isinstance(events[0], CloseReceived)
     assert events[0].code == 1001
@@ -319,17 +328,9 @@ class AsyncSteps(websock.Handler):
 
 
 async def test_async_handle_in_suspending_raising_and_not_suspending_in_one_read() -> None:
-    async def app(request: websock.Request) -> websock.Upgrade:
-        return websock.upgrade(request, AsyncSteps(), None)
-
-    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
-        raw = await Raw.connect(server.port)
-        try:
-            await raw.upgrade("/")
-            raw.send(text("a") + text("sleep") + text("b") + text("raise") + text("c"))
-            events = await until_closed(raw)
-        finally:
-            await raw.aclose()
+    async with serving(AsyncSteps()) as (_, raw):
+        raw.send(text("a") + text("sleep") + text("b") + text("raise") + text("c"))
+        events = await until_closed(raw)
     assert events[:3] == [Text("a"), Text("sleep"), Text("b")]
     assert isinstance(events[3], CloseReceived) and events[3].code == 1011
     assert len(events) == 4
@@ -361,17 +362,9 @@ class PushesLoneSurrogates(websock.Handler):
 async def test_a_str_with_a_lone_surrogate_is_a_handler_error(
     command: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def app(request: websock.Request) -> websock.Upgrade:
-        return websock.upgrade(request, PushesLoneSurrogates(), None)
-
-    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
-        raw = await Raw.connect(server.port)
-        try:
-            await raw.upgrade("/")
-            raw.send(text("echo") + text(command) + text("after"))
-            events = await until_closed(raw)
-        finally:
-            await raw.aclose()
+    async with serving(PushesLoneSurrogates()) as (_, raw):
+        raw.send(text("echo") + text(command) + text("after"))
+        events = await until_closed(raw)
     # Nothing of the bad result goes out (not even "fine"): a 1011 close, a clear log line.
     # (handle_info runs after the read, so "after" is echoed first there.)
     assert events[:-1] == ([Text("echo"), Text("after")] if command == "info" else [Text("echo")])
@@ -396,17 +389,9 @@ class PushesLists(websock.Handler):
 
 
 async def test_a_one_element_list_or_tuple_is_a_message() -> None:
-    async def app(request: websock.Request) -> websock.Upgrade:
-        return websock.upgrade(request, PushesLists(), None)
-
-    async with websock.serve(app, port=0, shutdown_timeout=5.0) as server:
-        raw = await Raw.connect(server.port)
-        try:
-            await raw.upgrade("/")
-            raw.send(text("a") + masked(0x2, b"b") + text("c") + text("d" * 200) + text("é"))
-            events = await receive(raw, 5)
-            stats = session_stats(server)
-        finally:
-            await raw.aclose()
+    async with serving(PushesLists()) as (server, raw):
+        raw.send(text("a") + masked(0x2, b"b") + text("c") + text("d" * 200) + text("é"))
+        events = await receive(raw, 5)
+        stats = session_stats(server)
     assert events == [Text("a"), Binary(b"b"), Text("c"), Text("d" * 200), Text("é")]
     assert (stats.messages_out, stats.frames_out) == (5, 5)
