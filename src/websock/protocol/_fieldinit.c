@@ -80,17 +80,10 @@ PyTypeObject ws_FieldInitType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "websock.protocol._speedups.FieldInit",
     .tp_basicsize = sizeof(FieldInit),
-    .tp_dealloc = ws_method_dealloc,
-    .tp_vectorcall_offset = offsetof(WsMethod, vectorcall),
-    .tp_call = PyVectorcall_Call,
     .tp_repr = (reprfunc)FieldInit_repr,
-    .tp_getattro = ws_method_getattro,
-    .tp_flags = WS_METHOD_FLAGS,
     .tp_traverse = (traverseproc)FieldInit_traverse,
     .tp_clear = (inquiry)FieldInit_clear,
-    .tp_members = ws_method_members,
-    .tp_getset = ws_method_getset,
-    .tp_descr_get = ws_method_get,
+    WS_METHOD_SLOTS,
 };
 
 PyObject *

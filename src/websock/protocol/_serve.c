@@ -676,16 +676,9 @@ PyTypeObject ws_ReadMethodType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "websock.protocol._speedups.ReadMethod",
     .tp_basicsize = sizeof(WsMethod),
-    .tp_dealloc = ws_method_dealloc,
-    .tp_vectorcall_offset = offsetof(WsMethod, vectorcall),
-    .tp_call = PyVectorcall_Call,
-    .tp_getattro = ws_method_getattro,
-    .tp_flags = WS_METHOD_FLAGS,
     .tp_traverse = ws_method_traverse,
     .tp_clear = ws_method_clear,
-    .tp_members = ws_method_members,
-    .tp_getset = ws_method_getset,
-    .tp_descr_get = ws_method_get,
+    WS_METHOD_SLOTS,
 };
 
 PyObject *

@@ -25,20 +25,22 @@ Py_ssize_t ws_parse_small_run(const unsigned char *s, Py_ssize_t pos, Py_ssize_t
 int ws_member_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset);
 
 /* _method.c: a C callable standing in for a Python function (`fallback`), bound like one.
- * Every such type starts with these fields, and uses these slots:
- *     .tp_vectorcall_offset = offsetof(WsMethod, vectorcall), .tp_call = PyVectorcall_Call,
- *     .tp_descr_get = ws_method_get, .tp_getattro = ws_method_getattro,
- *     .tp_dealloc = ws_method_dealloc (after its own tp_clear), .tp_members =
- *     ws_method_members, .tp_getset = ws_method_getset, and the flags WS_METHOD_FLAGS. */
+ * Every such type starts with these fields and puts WS_METHOD_SLOTS in its PyTypeObject,
+ * next to its name, size, tp_traverse and tp_clear (ws_method_traverse/ws_method_clear
+ * when it has no fields of its own). */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     PyObject *fallback;
 } WsMethod;
 
-#define WS_METHOD_FLAGS                                                                    \
-    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |                 \
-     Py_TPFLAGS_METHOD_DESCRIPTOR)
+#define WS_METHOD_SLOTS                                                                    \
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |      \
+                Py_TPFLAGS_METHOD_DESCRIPTOR,                                              \
+    .tp_vectorcall_offset = offsetof(WsMethod, vectorcall), .tp_call = PyVectorcall_Call,  \
+    .tp_descr_get = ws_method_get, .tp_getattro = ws_method_getattro,                      \
+    .tp_dealloc = ws_method_dealloc, .tp_members = ws_method_members,                      \
+    .tp_getset = ws_method_getset
 
 PyObject *ws_method_get(PyObject *self, PyObject *obj, PyObject *type);
 PyObject *ws_method_getattro(PyObject *self, PyObject *name);
