@@ -1,4 +1,4 @@
-"""The one-call read path (``_accel.serve_read``, protocol/_serve.c) does what the Python
+"""The one-call read path (the C ``data_received``, protocol/_serve.c) does what the Python
 path does (``receive_data`` then ``Session.feed``), whatever a single read holds.
 
 Each test sends its frames in one write, so that they arrive as one read, and checks what

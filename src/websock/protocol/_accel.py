@@ -26,7 +26,6 @@ __all__ = [
     "message_buffer",
     "message_bytes",
     "parse_small",
-    "serve_read",
     "setup_serve",
     "unmask_into",
     "use",
@@ -41,7 +40,6 @@ _FUNCTIONS: Final = (
     "message_buffer",
     "message_bytes",
     "parse_small",
-    "serve_read",
     "unmask_into",
     "utf8_check",
 )
@@ -70,7 +68,6 @@ utf8_check: Callable[..., int] = _pure.utf8_check
 message_buffer: Callable[[int], Any] = _pure.message_buffer
 unmask_into: Callable[[Any, int, Any, Any, int], None] = _pure.unmask_into
 message_bytes: Callable[[Any], bytes] = _pure.message_bytes
-serve_read: Callable[[Any, Any, Any, bytes], bool] = _pure.serve_read
 IMPLEMENTATION: Implementation = "python"
 
 
@@ -102,9 +99,9 @@ if _c is not None:
 def setup_serve(
     protocol: type, conn: type, session: type, push: type, current: object, large_payload: int
 ) -> None:
-    """Give the C read path (``serve_read``) the classes it mirrors, and give ``protocol``
-    a ``data_received`` that takes the common read there (_serve.c), with its own as the
-    fallback and twin. Called once by server/_connection.py."""
+    """Give the C read path (_serve.c) the classes it mirrors, and give ``protocol`` a
+    ``data_received`` that takes the common read there, with its own as the fallback and
+    twin. Called once by server/_connection.py."""
     if _c is None:
         return
     _c.setup_serve(protocol, conn, session, push, current, large_payload)

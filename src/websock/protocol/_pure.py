@@ -19,7 +19,6 @@ __all__ = [
     "message_buffer",
     "message_bytes",
     "parse_small",
-    "serve_read",
     "unmask_into",
     "utf8_check",
 ]
@@ -242,10 +241,3 @@ def parse_small(view: bytes, pos: int, events: list[object], validate: bool) -> 
                 append(Text(payload.decode("utf-8", "replace")))
         pos = stop
     return pos
-
-
-def serve_read(protocol: object, conn: object, session: object, data: bytes) -> bool:
-    """The C accelerator's one-call read path (``_serve.c``) has no Python twin of its
-    own: its twin is the Python path it mirrors, ``receive_data`` then ``feed``
-    (server/_connection.py), which the caller takes when this returns False."""
-    return False

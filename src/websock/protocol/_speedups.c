@@ -14,7 +14,7 @@
  *   setup(Text, Binary)                             the event classes parse_small builds
  *   field_init(owner, fallback, fields, defaults)   a slotted dataclass's __init__ in C
  *                                                   (_fieldinit.c)
- *   setup_serve(...) / serve_read(...)              the built-in server's read path in one
+ *   setup_serve(...) / read_method(data_received)   the built-in server's read path in one
  *                                                   call (_serve.c)
  *   message_buffer(n) / unmask_into(buf, at, src, mask, offset) / message_bytes(buf)
  *                                                   a large message unmasked straight into
@@ -1177,13 +1177,10 @@ static PyMethodDef methods[] = {
      "(stores positional fields; any other call goes to fallback)."},
     {"setup_serve", ws_setup_serve, METH_VARARGS,
      "setup_serve(HttpConnection, ServerConnection, Session, Push, current, large_payload): "
-     "the classes serve_read mirrors."},
-    {"serve_read", (PyCFunction)(void (*)(void))ws_serve_read, METH_FASTCALL,
-     "serve_read(protocol, conn, session, data) -> bool: a read on an upgraded connection "
-     "handled as data_received's Python path would; False: nothing done, take that path."},
+     "the classes the read path (read_method) mirrors."},
     {"read_method", ws_read_method, METH_O,
-     "read_method(data_received) -> a data_received that takes the common read to "
-     "serve_read and every other call to the given one."},
+     "read_method(data_received) -> a data_received that handles an upgraded connection's "
+     "common read in C and hands every other call to the given one."},
     {"message_buffer", message_buffer, METH_O, "message_buffer(n): room for a message."},
     {"unmask_into", (PyCFunction)(void (*)(void))unmask_into, METH_FASTCALL,
      "unmask_into(buf, at, src, mask, offset): unmask src into buf at `at`."},

@@ -57,7 +57,6 @@ PyObject *ws_field_init(PyObject *module, PyObject *args);
 
 /* _serve.c */
 PyObject *ws_setup_serve(PyObject *self, PyObject *args);
-PyObject *ws_serve_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 extern PyTypeObject ws_ReadMethodType;
 PyObject *ws_read_method(PyObject *module, PyObject *fallback);
 

@@ -224,7 +224,7 @@ class ServerConnection:
     def receive_rest(self, view: bytes, events: list[Event], pos: int) -> list[Event]:
         """The rest of ``receive_data``: ``view[pos:]`` through the general parser, after
         ``parse_small`` stopped at ``pos`` (``-1 - offset``: invalid UTF-8 there). Also
-        the entry of the C read path (``_accel.serve_read``) when a read is not all small
+        the entry of the C read path (protocol/_serve.c) when a read is not all small
         frames; ``view`` was counted in ``bytes_in`` already, and the buffer is empty."""
         try:
             if pos < 0:

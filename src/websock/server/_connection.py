@@ -148,10 +148,9 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes) -> None:
         conn = self._conn
+        # With the C accelerator this is the fallback of a C data_received that does all of
+        # this in one call for an upgraded connection's common read (protocol/_serve.c).
         if conn is not None and not self._lingering:
-            # The C accelerator does all of this in one call when it can (protocol/_serve.c).
-            if _accel.serve_read(self, conn, self._session, data):
-                return
             events = conn.receive_data(data)
             if events:
                 assert self._session is not None
