@@ -3,11 +3,10 @@
  * bytes out, for the common read.
  *
  *   setup_serve(HttpConnection, ServerConnection, Session, Push, current, large_payload)
- *   serve_read(protocol, conn, session, data) -> bool
  *   read_method(data_received) -> ReadMethod      HttpConnection.data_received, with the
- *                                                 common read taken to serve_read
+ *                                                 common read taken to serve()
  *
- * serve_read does exactly what HttpConnection.data_received does with a read on an
+ * serve() does exactly what HttpConnection.data_received does with a read on an
  * upgraded connection, in the same order and with the same effects:
  *
  *     events = conn.receive_data(data)        (protocol/connection.py)
@@ -16,7 +15,7 @@
  *
  * but with no Python frame of its own: per message, the only Python that runs is the
  * handler's handle_in (an async one has its first step run here, as Session._call does,
- * and is handed to a task only if it suspends). It returns False, having done nothing at
+ * and is handed to a task only if it suspends). It returns 0, having done nothing at
  * all, when the read is not one it mirrors (the connection mid-message or with buffered
  * input, an async callback in flight, exact types other than the classes given to
  * setup_serve); the caller then takes the Python path. Everything uncommon inside
@@ -418,7 +417,7 @@ feed(PyObject *session, PyObject *conn, PyObject *events)
         add_to_slot(session, F.s_frames_in, n) < 0) {
         return -1;
     }
-    /* (No async callback is in flight: serve_read checked _task before taking the read,
+    /* (No async callback is in flight: serve() checked _task before taking the read,
      * and nothing since has run Python code that could start one.) */
     PyObject *token = PyContextVar_Set(F.current, SLOT(session, F.s_handle));
     if (token == NULL) {
@@ -432,41 +431,34 @@ feed(PyObject *session, PyObject *conn, PyObject *events)
         PyObject *event = PyList_GET_ITEM(events, i);
         PyTypeObject *kind = Py_TYPE(event);
         Py_INCREF(event);
+        int suspended = 0;
         if ((kind == ws_text_type || kind == ws_binary_type) &&
             SLOT(session, F.s_open) == Py_True) {
             rc = deliver(session, conn, handle_in, event, is_async);
             if (rc == 1) {
-                /* As feed does when _event() returns False: the rest waits for the task. */
-                PyObject *rest = PyList_GetSlice(events, i + 1, n);
-                rc = rest == NULL || call_method(session, str_defer, &rest, 1) < 0 ||
-                             call_method(session, str_start_task, NULL, 0) < 0
-                         ? -1
-                         : 0;
-                Py_XDECREF(rest);
-                Py_DECREF(event);
-                break;
+                rc = 0;
+                suspended = 1;
             }
         }
         else {
             PyObject *taken = PyObject_CallMethodOneArg(session, str_event, event);
             int truth = taken == NULL ? -1 : PyObject_IsTrue(taken);
             Py_XDECREF(taken);
-            if (truth < 0) {
-                rc = -1;
-            }
-            else if (!truth) {
-                /* A callback suspended: the rest waits for the task that finishes it. */
-                PyObject *rest = PyList_GetSlice(events, i + 1, n);
-                if (rest == NULL || call_method(session, str_defer, &rest, 1) < 0 ||
-                    call_method(session, str_start_task, NULL, 0) < 0) {
-                    rc = -1;
-                }
-                Py_XDECREF(rest);
-                Py_DECREF(event);
-                break;
-            }
+            rc = truth < 0 ? -1 : 0;
+            suspended = truth == 0;
         }
         Py_DECREF(event);
+        if (suspended) {
+            /* A callback suspended (feed: _event() returned False): the rest of the read
+             * waits for the task that finishes it. */
+            PyObject *rest = PyList_GetSlice(events, i + 1, n);
+            if (rest == NULL || call_method(session, str_defer, &rest, 1) < 0 ||
+                call_method(session, str_start_task, NULL, 0) < 0) {
+                rc = -1;
+            }
+            Py_XDECREF(rest);
+            break;
+        }
     }
     Py_DECREF(handle_in);
     /* finally: current.reset(token), keeping an exception in flight. */
@@ -546,9 +538,9 @@ static int
 serve(PyObject *protocol, PyObject *conn, PyObject *session, PyObject *data)
 {
     /* Only the reads the Python path would handle exactly like this; otherwise nothing
-     * has happened yet and the caller takes the Python path. */
-    if (!F.ready || !PyBytes_CheckExact(data) || Py_TYPE(conn) != F.conn ||
-        Py_TYPE(session) != F.session || !PyObject_TypeCheck(protocol, F.protocol)) {
+     * has happened yet and the caller takes the Python path. (ReadMethod checked F.ready
+     * and the protocol's type.) */
+    if (!PyBytes_CheckExact(data) || Py_TYPE(conn) != F.conn || Py_TYPE(session) != F.session) {
         return 0;
     }
     PyObject *buf = SLOT(conn, F.c_buf);
@@ -621,21 +613,6 @@ done:
     Py_DECREF(conn);
     Py_DECREF(session);
     return rc < 0 ? -1 : 1;
-}
-
-PyObject *
-ws_serve_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    (void)self;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "serve_read(protocol, conn, session, data)");
-        return NULL;
-    }
-    int rc = serve(args[0], args[1], args[2], args[3]);
-    if (rc < 0) {
-        return NULL;
-    }
-    return PyBool_FromLong(rc);
 }
 
 /* ---- ReadMethod: HttpConnection.data_received with its first lines in C ---------------------
