@@ -600,10 +600,9 @@ class Session:
         out: list[OutFrame] = []
         for frame in frames:
             kind = type(frame)
-            if kind is str and not frame.isascii():
-                _check_utf8(frame)  # before any frame goes out (isascii() is O(1))
-                out.append(frame)
-            elif kind is str or kind is bytes:
+            if kind is str or kind is bytes:
+                if kind is str and not frame.isascii():
+                    _check_utf8(frame)  # before any frame goes out (isascii() is O(1))
                 out.append(frame)
             elif kind is Text or kind is Binary:
                 out.append(frame.data)
