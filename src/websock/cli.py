@@ -14,6 +14,7 @@ from typing import Any
 
 from .exceptions import HandlerError
 from .results import check_close
+from .server._busy_poll import check_busy_poll
 from .server._limits import HttpLimits
 
 __all__ = ["load_app", "main"]
@@ -89,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds a client has to send its whole request (slowloris guard)",
     )
     serve.add_argument("--http-parser", choices=("auto", "httptools", "python"), default="auto")
+    serve.add_argument(
+        "--busy-poll",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after a read, poll this long instead of sleeping (e.g. 0.0001): lower latency "
+        "for chatty connections, paid in CPU; 0 (the default) is off",
+    )
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     demo = commands.add_parser("demo", help="run the chat demo and print its URL")
@@ -140,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_close(args.shutdown_code, "")
     except HandlerError as exc:
         raise SystemExit(f"websock: --shutdown-code: {exc}") from None
+    try:
+        check_busy_poll(args.busy_poll)
+    except ValueError as exc:
+        raise SystemExit(f"websock: --busy-poll: {exc}") from None
     if args.workers > 1:
         from .server._workers import supervise
 
@@ -156,5 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits=HttpLimits(handshake_timeout=args.handshake_timeout),
         http_parser=args.http_parser,
         reuse_port=args.reuse_port,
+        busy_poll=args.busy_poll,
         use_uvloop=not args.no_uvloop,
     )

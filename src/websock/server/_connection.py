@@ -181,7 +181,10 @@ class HttpConnection(asyncio.BufferedProtocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        cls = HttpConnection if large else PlainReads
+        if self._state.busy_poll is None:
+            cls: type[HttpConnection] = HttpConnection if large else PlainReads
+        else:
+            cls = PolledLargeReads if large else PolledReads
         if type(self) is not cls:
             self.__class__ = cls
             # uvloop looks at the protocol's class again (asyncio's loops always use
@@ -554,6 +557,32 @@ class PlainReads(HttpConnection, asyncio.Protocol):
     layout, so a connection switches by changing its class."""
 
     __slots__ = ()
+
+
+class PolledReads(PlainReads):
+    """``PlainReads`` for a server that busy-polls (server/_busy_poll.py): each read is
+    reported to its poller first. A class of its own, so that servers without busy polling
+    pay nothing for it."""
+
+    __slots__ = ()
+
+    def data_received(self, data: bytes) -> None:
+        poller = self._state.busy_poll
+        assert poller is not None
+        poller.note_read()
+        HttpConnection.data_received(self, data)
+
+
+class PolledLargeReads(HttpConnection):
+    """``HttpConnection`` (reads into our buffer) for a server that busy-polls."""
+
+    __slots__ = ()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        poller = self._state.busy_poll
+        assert poller is not None
+        poller.note_read()
+        HttpConnection.buffer_updated(self, nbytes)
 
 
 def _peer(client: tuple[str, int] | None) -> str:

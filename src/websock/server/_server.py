@@ -11,7 +11,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..results import check_close
-from ._connection import PlainReads
+from ._busy_poll import BusyPollStats, check_busy_poll
+from ._connection import PlainReads, PolledReads
 from ._limits import HttpLimits
 from ._state import App, ServerState, choose_head_parser
 from ._tls import server_context
@@ -40,6 +41,7 @@ def serve(
     reuse_port: bool = False,
     backlog: int = 2048,
     sock: socket.socket | None = None,
+    busy_poll: float = 0.0,
 ) -> Server:
     """A server for ``app`` (an async callable ``app(request) -> Upgrade | Response``).
 
@@ -49,6 +51,9 @@ def serve(
     with ``shutdown_code`` after ``terminate(Shutdown())``, waits up to ``shutdown_timeout``
     seconds for the close handshakes and then drops what is left.
     TLS (wss): pass an ``ssl.SSLContext``, or ``certfile`` (and ``keyfile``).
+    ``busy_poll`` (seconds, e.g. ``0.0001``; 0 = off): after a read, poll for up to this
+    long instead of sleeping. Lower latency for chatty connections, paid in CPU: see
+    ``websock.server._busy_poll`` and docs/performance.md.
     """
     return Server(
         app,
@@ -65,6 +70,7 @@ def serve(
         reuse_port=reuse_port,
         backlog=backlog,
         sock=sock,
+        busy_poll=busy_poll,
     )
 
 
@@ -88,8 +94,10 @@ class Server:
         reuse_port: bool = False,
         backlog: int = 2048,
         sock: socket.socket | None = None,
+        busy_poll: float = 0.0,
     ) -> None:
         check_close(shutdown_code, shutdown_reason)
+        self.busy_poll = check_busy_poll(busy_poll)
         if not shutdown_timeout > 0:
             raise ValueError("shutdown_timeout must be positive")
         if ssl is not None and certfile is not None:
@@ -131,7 +139,12 @@ class Server:
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
         state = ServerState(
-            self.app, self.limits, self._parse_head, loop, tls=self._ssl is not None
+            self.app,
+            self.limits,
+            self._parse_head,
+            loop,
+            tls=self._ssl is not None,
+            busy_poll=self.busy_poll,
         )
         self._state = state
         self._stopped = asyncio.Event()
@@ -144,7 +157,8 @@ class Server:
         else:
             kwargs.update(host=self._host, port=self._port, reuse_port=self._reuse_port or None)
         # Connections start with plain reads (data_received): see HttpConnection.
-        self._server = await loop.create_server(lambda: PlainReads(state), **kwargs)
+        reads = PlainReads if state.busy_poll is None else PolledReads
+        self._server = await loop.create_server(lambda: reads(state), **kwargs)
         name = self._server.sockets[0].getsockname()
         self._bound = (str(name[0]), int(name[1]))
         logger.info("websock serving %s on %s", state.app_name, self.url)
@@ -194,6 +208,8 @@ class Server:
         code = self.shutdown_code if code is None else code
         state = self._state
         state.closing = True
+        if state.busy_poll is not None:
+            state.busy_poll.close()
         self._server.close()  # stop accepting (existing connections are ours to end)
         connections = list(state.connections)
         if connections:
@@ -243,6 +259,12 @@ class Server:
     def http_parser(self) -> str:
         """Which request-head parser this server uses: ``"httptools"`` or ``"python"``."""
         return "httptools" if "httptools" in self._parse_head.__module__ else "python"
+
+    def busy_poll_stats(self) -> BusyPollStats | None:
+        """What busy polling has done so far (None when it is off or not started)."""
+        if self._state is None or self._state.busy_poll is None:
+            return None
+        return self._state.busy_poll.stats()
 
     # --- addresses -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ._busy_poll import BusyPoll
 from ._http11 import HeadParser, parse_head_python
 from ._limits import HttpLimits
 from ._timers import TimerWheel
@@ -46,6 +47,7 @@ class ServerState:
         "_drained",
         "app",
         "app_name",
+        "busy_poll",
         "clock",
         "closing",
         "connections",
@@ -64,6 +66,7 @@ class ServerState:
         loop: asyncio.AbstractEventLoop,
         *,
         tls: bool,
+        busy_poll: float = 0.0,
     ) -> None:
         self.app = app
         self.app_name = _describe(app)
@@ -77,6 +80,8 @@ class ServerState:
         self.closing = False
         self.ws_scheme = "wss" if tls else "ws"
         self._drained: asyncio.Event | None = None
+        #: The poller of a server that busy-polls (serve(busy_poll=...)), else None.
+        self.busy_poll = BusyPoll(loop, busy_poll) if busy_poll > 0 else None
 
     def forget(self, connection: HttpConnection) -> None:
         self.connections.discard(connection)
