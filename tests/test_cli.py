@@ -141,6 +141,20 @@ async def test_shutdown_code_option(cli: list[Cli]) -> None:
     assert ws.close_code == 1012
 
 
+async def test_busy_poll_option(cli: list[Cli]) -> None:
+    server = await start(cli, "serve", APP, "--port", "0", "--busy-poll", "0.0001")
+    url = await server.url()
+    for text in ("one", "two", "three"):
+        await echo_once(url + "/echo", text)
+    assert "busy polling: up to 100 µs after each read" in "\n".join(server.lines)
+    assert await server.stop() == 0
+    wrong_unit = await start(cli, "serve", APP, "--port", "0", "--busy-poll", "100")
+    assert await wrong_unit.exit_status() == 1
+    assert "--busy-poll: busy_poll must be between 0 (off) and 0.01 seconds" in "\n".join(
+        wrong_unit.lines
+    )
+
+
 async def test_rejected_handshake_is_logged_once_with_its_reason(cli: list[Cli]) -> None:
     server = await start(cli, "serve", APP, "--port", "0")
     url = await server.url()

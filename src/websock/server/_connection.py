@@ -559,10 +559,9 @@ class PlainReads(HttpConnection, asyncio.Protocol):
     __slots__ = ()
 
 
-class PolledReads(PlainReads):
-    """``PlainReads`` for a server that busy-polls (server/_busy_poll.py): each read is
-    reported to its poller first. A class of its own, so that servers without busy polling
-    pay nothing for it."""
+class _Polled(HttpConnection):
+    """Reports each read to the server's busy poller (server/_busy_poll.py) first. Only the
+    connections of a server that busy-polls have these classes, so the others pay nothing."""
 
     __slots__ = ()
 
@@ -572,17 +571,23 @@ class PolledReads(PlainReads):
         poller.note_read()
         HttpConnection.data_received(self, data)
 
-
-class PolledLargeReads(HttpConnection):
-    """``HttpConnection`` (reads into our buffer) for a server that busy-polls."""
-
-    __slots__ = ()
-
-    def buffer_updated(self, nbytes: int) -> None:
+    def buffer_updated(self, nbytes: int) -> None:  # asyncio's loops, and large payloads
         poller = self._state.busy_poll
         assert poller is not None
         poller.note_read()
         HttpConnection.buffer_updated(self, nbytes)
+
+
+class PolledReads(_Polled, asyncio.Protocol):
+    """``PlainReads`` for a server that busy-polls."""
+
+    __slots__ = ()
+
+
+class PolledLargeReads(_Polled):
+    """``HttpConnection`` (reads into our buffer) for a server that busy-polls."""
+
+    __slots__ = ()
 
 
 def _peer(client: tuple[str, int] | None) -> str:

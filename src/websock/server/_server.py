@@ -162,6 +162,8 @@ class Server:
         name = self._server.sockets[0].getsockname()
         self._bound = (str(name[0]), int(name[1]))
         logger.info("websock serving %s on %s", state.app_name, self.url)
+        if state.busy_poll is not None:
+            logger.info("busy polling: up to %.0f µs after each read", self.busy_poll * 1e6)
 
     def __await__(self) -> Generator[Any, None, Server]:
         return self.start().__await__()
