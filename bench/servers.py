@@ -29,6 +29,10 @@ def _websock_stdloop(host: str, port: int) -> list[str]:
     return [*_websock_builtin(host, port), "--no-uvloop"]
 
 
+def _websock_busypoll(host: str, port: int) -> list[str]:
+    return [*_websock_builtin(host, port), "--busy-poll", "0.0001"]
+
+
 def _granian(host: str, port: int) -> list[str]:
     return [
         *(PY, "-m", "granian", "--interface", "asgi", "--host", host, "--port", str(port)),
@@ -100,6 +104,14 @@ SERVERS: list[Server] = [
         _websock_serve,
         _websock_pubsub,
         default=False,
+    ),
+    Server(
+        "websock-busypoll",
+        "websock built-in server with --busy-poll 0.0001 (opt-in: polls up to 100 µs after a "
+        "read instead of sleeping), echo handler",
+        _websock_busypoll,
+        _websock_serve,
+        _websock_pubsub,
     ),
     Server(
         "websock-uvicorn",
