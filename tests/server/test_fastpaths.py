@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import websock
-from tests.server.server_apps import Echo
+from tests.server.server_apps import Echo, Probe, make_app
 from websock.results import Ok, Result
 from websock.runtime.callbacks import inspect_handler
 from websock.server._http11 import HttpError, RequestReader, use_head_implementation
@@ -134,6 +134,51 @@ async def test_wheel_timers_never_run_early_and_cancelled_ones_never_run() -> No
             assert when[name] >= start + delay
     assert when["c"] >= start + 0.06  # postponed, never before its new deadline
     assert names.index("b") < names.index("a")
+
+
+async def test_cancelled_wheel_timers_are_not_kept_until_their_tick() -> None:
+    wheel = TimerWheel(asyncio.get_running_loop())
+    timers = [wheel.call_later(60.0, lambda: None) for _ in range(1000)]
+    kept = wheel.call_later(60.0, lambda: None)
+    assert wheel.pending() == 1001
+    for timer in timers:
+        timer.cancel()
+        timer.cancel()  # twice is harmless
+    assert wheel.pending() == 1
+    kept.cancel()
+    assert wheel.pending() == 0
+
+
+async def test_a_timer_cancelled_by_another_of_the_same_tick_never_runs() -> None:
+    loop = asyncio.get_running_loop()
+    wheel = TimerWheel(loop, resolution=0.02)
+    ran: list[str] = []
+    done = loop.create_future()
+
+    def first() -> None:
+        ran.append("first")
+        second.cancel()
+        loop.call_soon(done.set_result, None)
+
+    wheel.call_later(0.001, first)
+    second = wheel.call_later(0.001, lambda: ran.append("second"))
+    assert wheel.pending() == 2
+    async with asyncio.timeout(TIMEOUT):
+        await done
+    assert ran == ["first"] and wheel.pending() == 0
+
+
+async def test_closed_connections_leave_no_timers_behind() -> None:
+    async with websock.serve(make_app(Probe()), port=0) as server:
+        assert server._state is not None
+        async with asyncio.timeout(TIMEOUT):
+            for _ in range(20):
+                async with websockets.connect(server.url + "/echo") as ws:
+                    await ws.send("x")
+                    assert await ws.recv() == "x"
+            await server._state.wait_drained()
+        # Each had a handshake timer, then idle/keepalive timers, all cancelled on close.
+        assert server._state.clock.pending() == 0
 
 
 async def test_wheel_is_the_session_clock_with_monotonic_time() -> None:
