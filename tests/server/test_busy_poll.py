@@ -129,6 +129,41 @@ def test_sparse_reads_cost_only_probes_that_back_off() -> None:
     assert (stats.sleeping_reads, stats.polled_reads) == (2000, 0)
 
 
+def test_after_a_probe_pays_and_the_window_closes_again_probing_starts_over() -> None:
+    poll, loop, clock = poller()
+    for _ in range(100):  # sparse: probes at reads 1, 3, 7, 15, 31, 63; the next at 127
+        clock.now += 1.0
+        poll.note_read()
+        poll_until_asleep(poll, loop, clock, step=LIMIT / 4)
+    clock.now += 1.0
+    for _ in range(26):  # up to the probe of read 127
+        poll.note_read()
+        assert not loop.soon
+        clock.now += 1.0
+    poll.note_read()
+    assert loop.soon  # probing
+    clock.now += 1e-6
+    loop.run_one()
+    clock.now += LIMIT / 2
+    poll.note_read()  # caught: the probe paid
+    poll_until_asleep(poll, loop, clock, step=LIMIT / 4)
+    assert poll.window == pytest.approx(LIMIT)
+    for expected in (LIMIT / 2, LIMIT / 4):  # sparse again: the window closes
+        clock.now += 1.0
+        poll.note_read()
+        assert poll.window == pytest.approx(expected) and poll.polling
+        poll_until_asleep(poll, loop, clock, step=LIMIT / 4)
+    probes = []
+    for read in range(1, 8):
+        clock.now += 1.0
+        poll.note_read()
+        assert poll.window == 0
+        if poll.polling:
+            probes.append(read)
+            poll_until_asleep(poll, loop, clock, step=LIMIT / 4)
+    assert probes == [1, 3, 7]  # from the shortest gap again, not 128 reads later
+
+
 def test_a_closed_poller_stops_polling_and_starts_no_more() -> None:
     poll, loop, clock = poller()
     poll.note_read()

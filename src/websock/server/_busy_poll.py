@@ -182,7 +182,8 @@ class BusyPoll:
             self._deadline = now + self._span
             if self._window < self._span:  # a probe that paid: open the window
                 self._window = self._span
-            self._probe_every = 1
+            # Should the window close again, probing starts over from the shortest gap.
+            self._probe_every = self._probe_in = 1
         elif self._deadline == 0:
             self._deadline = now + self._span
         if now < self._deadline and not self._closed:
