@@ -229,7 +229,7 @@ async def test_a_busy_polling_server_serves_and_polls_between_reads() -> None:
         after = server.busy_poll_stats()
         assert after is not None and after.polled_reads > stats.polled_reads
         assert server._state is not None
-        poll = server._state.busy_poll
+        poll = server._state.poller
         assert poll is not None
     # Shut down: the turn that was queued (if any) ran before this callback, and ended it.
     loop = asyncio.get_running_loop()

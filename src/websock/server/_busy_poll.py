@@ -36,6 +36,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 __all__ = ["MAX_BUSY_POLL", "PROBE_EVERY_MAX", "BusyPoll", "BusyPollStats", "check_busy_poll"]
 
@@ -59,23 +60,16 @@ def check_busy_poll(seconds: float) -> float:
     return float(seconds)
 
 
+@dataclass(frozen=True, slots=True)
 class BusyPollStats:
-    """What busy polling did: ``sleeping_reads`` found the loop asleep (a wake-up paid),
-    ``polled_reads`` arrived while it polled (a wake-up saved), ``polls`` is how many
-    polling turns the loop made."""
+    """A snapshot of what busy polling did."""
 
-    __slots__ = ("polled_reads", "polls", "sleeping_reads")
-
-    def __init__(self, sleeping_reads: int, polled_reads: int, polls: int) -> None:
-        self.sleeping_reads = sleeping_reads
-        self.polled_reads = polled_reads
-        self.polls = polls
-
-    def __repr__(self) -> str:
-        return (
-            f"BusyPollStats(sleeping_reads={self.sleeping_reads}, "
-            f"polled_reads={self.polled_reads}, polls={self.polls})"
-        )
+    #: Reads that found the loop asleep (a wake-up paid).
+    sleeping_reads: int
+    #: Reads that arrived while it polled (a wake-up saved).
+    polled_reads: int
+    #: Polling turns the loop made.
+    polls: int
 
 
 class BusyPoll:

@@ -181,7 +181,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        if self._state.busy_poll is None:
+        if self._state.poller is None:
             cls: type[HttpConnection] = HttpConnection if large else PlainReads
         else:
             cls = PolledLargeReads if large else PolledReads
@@ -566,13 +566,13 @@ class _Polled(HttpConnection):
     __slots__ = ()
 
     def data_received(self, data: bytes) -> None:
-        poller = self._state.busy_poll
+        poller = self._state.poller
         assert poller is not None
         poller.note_read()
         HttpConnection.data_received(self, data)
 
     def buffer_updated(self, nbytes: int) -> None:  # asyncio's loops, and large payloads
-        poller = self._state.busy_poll
+        poller = self._state.poller
         assert poller is not None
         poller.note_read()
         HttpConnection.buffer_updated(self, nbytes)

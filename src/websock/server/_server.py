@@ -157,12 +157,12 @@ class Server:
         else:
             kwargs.update(host=self._host, port=self._port, reuse_port=self._reuse_port or None)
         # Connections start with plain reads (data_received): see HttpConnection.
-        reads = PlainReads if state.busy_poll is None else PolledReads
+        reads = PlainReads if state.poller is None else PolledReads
         self._server = await loop.create_server(lambda: reads(state), **kwargs)
         name = self._server.sockets[0].getsockname()
         self._bound = (str(name[0]), int(name[1]))
         logger.info("websock serving %s on %s", state.app_name, self.url)
-        if state.busy_poll is not None:
+        if state.poller is not None:
             logger.info("busy polling: up to %.0f µs after each read", self.busy_poll * 1e6)
 
     def __await__(self) -> Generator[Any, None, Server]:
@@ -210,8 +210,8 @@ class Server:
         code = self.shutdown_code if code is None else code
         state = self._state
         state.closing = True
-        if state.busy_poll is not None:
-            state.busy_poll.close()
+        if state.poller is not None:
+            state.poller.close()
         self._server.close()  # stop accepting (existing connections are ours to end)
         connections = list(state.connections)
         if connections:
@@ -264,9 +264,9 @@ class Server:
 
     def busy_poll_stats(self) -> BusyPollStats | None:
         """What busy polling has done so far (None when it is off or not started)."""
-        if self._state is None or self._state.busy_poll is None:
+        if self._state is None or self._state.poller is None:
             return None
-        return self._state.busy_poll.stats()
+        return self._state.poller.stats()
 
     # --- addresses -----------------------------------------------------------------------------
 

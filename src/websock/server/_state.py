@@ -47,13 +47,13 @@ class ServerState:
         "_drained",
         "app",
         "app_name",
-        "busy_poll",
         "clock",
         "closing",
         "connections",
         "limits",
         "loop",
         "parse_head",
+        "poller",
         "read_view",
         "ws_scheme",
     )
@@ -81,7 +81,7 @@ class ServerState:
         self.ws_scheme = "wss" if tls else "ws"
         self._drained: asyncio.Event | None = None
         #: The poller of a server that busy-polls (serve(busy_poll=...)), else None.
-        self.busy_poll = BusyPoll(loop, busy_poll) if busy_poll > 0 else None
+        self.poller = BusyPoll(loop, busy_poll) if busy_poll > 0 else None
 
     def forget(self, connection: HttpConnection) -> None:
         self.connections.discard(connection)
