@@ -6,7 +6,7 @@ server idle, and the kernel puts its CPU to sleep. Waking a sleeping CPU is slow
 machines: on the 2-core VM of docs/performance.md (whose guest halt polling is off,
 ``guest_halt_poll_ns=0``) it costs ~25 µs, a third of a 75 µs round trip, for every
 server alike. Polling through that gap instead tripled websock's round trips/s on one
-connection (12.7k -> 40k, p50 75 -> 23 µs).
+connection (12.4k -> 40.7k, p50 78 -> 23 µs, in one run of bench/).
 
 Why it is off by default: it turns the loop's idle time into polling. While it pays, the
 server's core runs at 100 % even though the work per message drops. On a shared machine or
@@ -18,13 +18,12 @@ read the loop polls for ``window`` seconds (longer while reads keep arriving). A
 finds the loop asleep shows whether polling would have caught it: it came no later than
 ``limit`` after the loop stopped polling (or, if it did not poll, after the previous read)
 → the window grows (doubling, up to ``limit``); it came later → the window halves, down to
-nothing. A gap seen from a sleeping loop includes the
-loop's own wake-up, and a peer that waits for our replies answers sooner once we stop
-sleeping, so a window of nothing is not final: now and then (after 1, 2, 4 … up to
-``PROBE_EVERY_MAX`` sleeping reads) one read is followed by a full ``limit`` of polling, and
-if that catches the next read the window opens again. Sparse traffic thus costs at most a
-probe every ``PROBE_EVERY_MAX`` reads; a steady stream of reads closer together than
-``limit`` is polled for continuously.
+nothing. But a gap seen from a sleeping loop includes the loop's own wake-up, and a peer
+that waits for our replies answers sooner once we stop sleeping, so a window of nothing is
+not final: now and then (after 1, 2, 4 … up to ``PROBE_EVERY_MAX`` sleeping reads) one read
+is followed by a full ``limit`` of polling, and if that catches the next read the window
+opens again. Sparse traffic thus costs at most a probe every ``PROBE_EVERY_MAX`` reads; a
+steady stream of reads closer together than ``limit`` is polled for continuously.
 
 Polling is a callback that schedules itself with ``loop.call_soon``: while one is pending,
 asyncio (and uvloop) poll the sockets without blocking.
