@@ -7,7 +7,8 @@
  *                                                 common read taken to serve()
  *
  * serve() does exactly what HttpConnection.data_received does with a read on an
- * upgraded connection, in the same order and with the same effects:
+ * upgraded connection, with the same effects and in the same order, except that the
+ * reply is written before the read's counters and idle-timer stamp are applied (see Read):
  *
  *     events = conn.receive_data(data)        (protocol/connection.py)
  *     if events: session.feed(events)         (runtime/session.py)
@@ -499,7 +500,8 @@ deliver(Read *rd, PyObject *handle_in, PyObject *event, int is_async)
     return rc;
 }
 
-/* Session.feed(events), from its first line to its last. */
+/* Session.feed(events), from its first line to its last (its counters and _last_in go
+ * to the Read, applied after the reply). */
 static int
 feed(Read *rd, PyObject *events)
 {
